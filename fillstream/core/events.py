@@ -1,0 +1,75 @@
+"""What the rules decide: fills, order lifecycle events and risk events."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+from fillstream.core.model import Liquidity, Outcome, Reason, Side
+
+
+class OrderStatus(StrEnum):
+    ACCEPTED = "accepted"
+    REJECTED = "rejected"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+
+
+class RiskEventType(StrEnum):
+    DRAWDOWN_VIOLATION = "drawdown_violation"
+    ACCOUNT_STATUS = "account_status"
+
+
+@dataclass(frozen=True)
+class Fill:
+    fill_id: str
+    order_id: str
+    account_id: str
+    symbol: str
+    side: Side
+    outcome: Outcome | None
+    quantity: Decimal
+    price: Decimal
+    fee: Decimal
+    liquidity: Liquidity
+    liquidation: bool
+    ts: datetime
+    position_quantity: Decimal
+    position_avg_price: Decimal
+    cash_after: Decimal
+    realized_pnl: Decimal
+
+
+@dataclass(frozen=True)
+class OrderEvent:
+    order_id: str
+    account_id: str
+    status: OrderStatus
+    ts: datetime
+    reason: Reason | None = None
+    detail: str | None = None
+
+
+@dataclass(frozen=True)
+class DrawdownViolation:
+    account_id: str
+    max_drawdown_pct: Decimal
+    drawdown_pct: Decimal
+    equity: Decimal
+    peak_equity: Decimal
+    ts: datetime
+    type: RiskEventType = RiskEventType.DRAWDOWN_VIOLATION
+
+
+@dataclass(frozen=True)
+class AccountStatusChanged:
+    account_id: str
+    status: str
+    reason: str
+    ts: datetime
+    type: RiskEventType = RiskEventType.ACCOUNT_STATUS
+
+
+Event = Fill | OrderEvent | DrawdownViolation | AccountStatusChanged

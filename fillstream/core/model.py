@@ -1,0 +1,135 @@
+"""Domain types shared by the rules: instruments, orders, ticks, accounts and their positions."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import StrEnum
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+BPS = Decimal(10_000)
+HUNDRED = Decimal(100)
+
+
+class Kind(StrEnum):
+    CRYPTO = "crypto"
+    PREDICTION = "prediction"
+
+
+class Side(StrEnum):
+    BUY = "buy"
+    SELL = "sell"
+
+
+class Outcome(StrEnum):
+    YES = "yes"
+    NO = "no"
+
+
+class OrderType(StrEnum):
+    MARKET = "market"
+    LIMIT = "limit"
+
+
+class Liquidity(StrEnum):
+    TAKER = "taker"
+    MAKER = "maker"
+
+
+class Reason(StrEnum):
+    """Rejection reasons, in the order the pre-trade checks run."""
+
+    INVALID_ORDER = "INVALID_ORDER"
+    UNKNOWN_ACCOUNT = "UNKNOWN_ACCOUNT"
+    ACCOUNT_HALTED = "ACCOUNT_HALTED"
+    DUPLICATE_ORDER_ID = "DUPLICATE_ORDER_ID"
+    UNKNOWN_SYMBOL = "UNKNOWN_SYMBOL"
+    NO_MARKET_DATA = "NO_MARKET_DATA"
+    RISK_LIMIT = "RISK_LIMIT"
+    INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
+    INSUFFICIENT_POSITION = "INSUFFICIENT_POSITION"
+
+
+@dataclass(frozen=True)
+class Instrument:
+    symbol: str
+    kind: Kind
+    taker_fee_bps: Decimal
+    maker_fee_bps: Decimal
+    slippage_bps: Decimal
+    tick_size: Decimal | None = None
+    lot_size: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Tick:
+    symbol: str
+    price: Decimal
+    ts: datetime
+
+
+@dataclass(frozen=True)
+class Order:
+    order_id: str
+    account_id: str
+    symbol: str
+    side: Side
+    type: OrderType
+    quantity: Decimal
+    outcome: Outcome | None = None
+    limit_price: Decimal | None = None
+    ts: datetime | None = None
+
+
+@dataclass(frozen=True)
+class AccountLimits:
+    max_leverage: Decimal
+    max_order_pct: Decimal
+    max_drawdown_pct: Decimal
+
+
+@dataclass
+class Position:
+    """A signed quantity (crypto may be short) and its average entry price."""
+
+    quantity: Decimal = ZERO
+    avg_price: Decimal = ZERO
+
+
+@dataclass(frozen=True)
+class RestingOrder:
+    order: Order
+    fee_bps: Decimal
+
+    @property
+    def reserved_cash(self) -> Decimal:
+        """Cash a resting prediction buy holds back: its cost at the limit plus the maker fee."""
+        assert self.order.limit_price is not None
+        notional = self.order.quantity * self.order.limit_price
+        return notional + notional * self.fee_bps / BPS
+
+
+@dataclass
+class Account:
+    account_id: str
+    starting_balance: Decimal
+    cash: Decimal
+    peak_equity: Decimal
+    limits: AccountLimits
+    halted: bool = False
+    # Position key: the symbol for crypto, "symbol:outcome" for prediction shares.
+    positions: dict[str, Position] = field(default_factory=dict)
+    resting: dict[str, RestingOrder] = field(default_factory=dict)
+    # order_id -> (order time, source offset): duplicates within the window, replays by offset.
+    seen_orders: dict[str, tuple[datetime, int]] = field(default_factory=dict)
+
+
+def position_key(symbol: str, outcome: Outcome | None) -> str:
+    return symbol if outcome is None else f"{symbol}:{outcome.value}"
+
+
+def split_position_key(key: str) -> tuple[str, Outcome | None]:
+    symbol, _, outcome = key.partition(":")
+    return symbol, Outcome(outcome) if outcome else None

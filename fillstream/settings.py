@@ -1,0 +1,82 @@
+"""One settings object for every process role, read from FILLSTREAM_* variables and a TOML file."""
+
+from __future__ import annotations
+
+import os
+from decimal import Decimal
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+CONFIG_FILE_VARIABLE = "FILLSTREAM_CONFIG"
+
+
+class Settings(BaseSettings):
+    """Environment variables win over the config file, which wins over the defaults."""
+
+    model_config = SettingsConfigDict(env_prefix="FILLSTREAM_", extra="ignore", frozen=True)
+
+    data_dir: Path = Field(Path("var"), description="Root of all local state.")
+    kafka_bootstrap: str | None = Field(
+        None, description="Kafka bootstrap servers; unset means the bundled local broker."
+    )
+    kafka_port: int = Field(9092, description="Port of the bundled local broker (0: any free).")
+    kafka_heap: str = Field("512m", description="JVM heap of the bundled local broker.")
+    app_id: str = Field("fillstream", description="Faust app id: consumer group, changelogs.")
+    topic_prefix: str = Field("", description="Prepended to every topic name.")
+    topic_partitions: int = Field(4, description="Partitions of the topics fillstream creates.")
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = "exactly_once"
+    table_standby_replicas: int = 1
+    web_port: int = Field(6066, description="Port of the worker's HTTP server.")
+    clickhouse_dsn: str | None = Field(
+        None, description="chdb:///path or http(s)://host:8123; unset means embedded chDB."
+    )
+    clickhouse_user: str = "default"
+    clickhouse_password: str = ""
+    default_max_leverage: Decimal = Decimal(1)
+    default_max_order_pct: Decimal = Decimal(100)
+    default_max_drawdown_pct: Decimal = Decimal(10)
+    mark_interval_seconds: float = 1.0
+    duplicate_window_hours: int = 24
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        config_file = os.environ.get(CONFIG_FILE_VARIABLE, "fillstream.toml")
+        return (
+            init_settings,
+            env_settings,
+            TomlConfigSettingsSource(settings_cls, toml_file=config_file),
+        )
+
+    @property
+    def root(self) -> Path:
+        return self.data_dir.resolve()
+
+    @property
+    def kafka_dir(self) -> Path:
+        return self.root / "kafka"
+
+    @property
+    def faust_dir(self) -> Path:
+        return self.root / "faust"
+
+    @property
+    def clickhouse_url(self) -> str:
+        return self.clickhouse_dsn or f"chdb://{self.root / 'clickhouse'}"
+
+    def topic(self, name: str) -> str:
+        return f"{self.topic_prefix}{name}"

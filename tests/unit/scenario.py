@@ -1,0 +1,95 @@
+"""A tiny in-memory market and account book for exercising the pure core directly."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+from fillstream.core import engine
+from fillstream.core.events import Event, Fill, OrderEvent
+from fillstream.core.model import (
+    Account,
+    AccountLimits,
+    Instrument,
+    Kind,
+    Order,
+    OrderType,
+    Outcome,
+    Side,
+)
+
+T0 = datetime(2026, 1, 1, tzinfo=UTC)
+D = Decimal
+
+
+def crypto(symbol: str, taker="10", maker="2", slippage="5", tick=None, lot=None) -> Instrument:
+    return Instrument(
+        symbol, Kind.CRYPTO, D(taker), D(maker), D(slippage), tick and D(tick), lot and D(lot)
+    )
+
+
+def prediction(symbol: str, taker="100", maker="0", slippage="0", tick=None) -> Instrument:
+    return Instrument(symbol, Kind.PREDICTION, D(taker), D(maker), D(slippage), tick and D(tick))
+
+
+class Book:
+    def __init__(self, *instruments: Instrument) -> None:
+        self.instruments = {i.symbol: i for i in instruments}
+        self.prices: dict[str, Decimal] = {}
+        self.market = engine.Market(self.instruments.get, self.prices.get)
+        self.offset = 0
+        self.clock = T0
+
+    def account(
+        self, balance="10000", leverage="1", max_order_pct="100", max_drawdown_pct="50"
+    ) -> Account:
+        limits = AccountLimits(D(leverage), D(max_order_pct), D(max_drawdown_pct))
+        return engine.open_account("acc-1", D(balance), limits)
+
+    def order(
+        self,
+        account: Account | None,
+        symbol: str,
+        side: str,
+        quantity: str,
+        limit: str | None = None,
+        outcome: str | None = None,
+        order_id: str | None = None,
+    ) -> list[Event]:
+        self.offset += 1
+        self.clock += timedelta(seconds=1)
+        order = Order(
+            order_id=order_id or f"o{self.offset}",
+            account_id="acc-1",
+            symbol=symbol,
+            side=Side(side),
+            type=OrderType.LIMIT if limit else OrderType.MARKET,
+            quantity=D(quantity),
+            outcome=Outcome(outcome) if outcome else None,
+            limit_price=D(limit) if limit else None,
+        )
+        return engine.submit_order(
+            account,
+            order,
+            self.market,
+            now=self.clock,
+            offset=self.offset,
+            duplicate_window=timedelta(hours=24),
+        )
+
+    def tick(self, account: Account, symbol: str, price: str) -> list[Event]:
+        self.clock += timedelta(seconds=1)
+        self.prices[symbol] = D(price)
+        return engine.on_tick(account, symbol, self.market, self.clock)
+
+
+def fills(events: list[Event]) -> list[Fill]:
+    return [event for event in events if isinstance(event, Fill)]
+
+
+def statuses(events: list[Event]) -> list[tuple[str, str | None]]:
+    return [
+        (event.status.value, event.reason and event.reason.value)
+        for event in events
+        if isinstance(event, OrderEvent)
+    ]
