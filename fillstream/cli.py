@@ -33,7 +33,7 @@ def _kafka_stop(args: argparse.Namespace, settings: Settings) -> int:
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
     from fillstream.app import app
 
-    sys.argv = ["fillstream", "worker", "--loglevel", args.loglevel, "--without-uptime"]
+    sys.argv = ["fillstream", "worker", "--loglevel", args.loglevel]
     app.main()
     return 0
 

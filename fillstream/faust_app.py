@@ -6,11 +6,24 @@ import faust
 
 from fillstream.localkafka import resolve_bootstrap
 from fillstream.settings import Settings
+from fillstream.streams.admin import TopicSpec, ensure_topics
 
 
-def create_app(settings: Settings) -> faust.App:
+class App(faust.App):
+    """A Faust app that creates its declared topics before its consumer subscribes to them."""
+
+    topic_specs: list[TopicSpec]
+
+    async def on_first_start(self) -> None:
+        await super().on_first_start()
+        if self.topic_specs:
+            bootstrap = ",".join(f"{url.host}:{url.port}" for url in self.conf.broker)
+            await ensure_topics(bootstrap, self.topic_specs, self.conf.topic_partitions)
+
+
+def create_app(settings: Settings) -> App:
     settings.root.mkdir(parents=True, exist_ok=True)
-    return faust.App(
+    app = App(
         settings.app_id,
         broker=f"kafka://{resolve_bootstrap(settings.kafka_bootstrap, settings.kafka_dir)}",
         store="rocksdb://",
@@ -28,3 +41,5 @@ def create_app(settings: Settings) -> faust.App:
         key_serializer="raw",
         value_serializer="raw",
     )
+    app.topic_specs = []
+    return app

@@ -32,7 +32,7 @@ class Settings(BaseSettings):
     app_id: str = Field("fillstream", description="Faust app id: consumer group, changelogs.")
     topic_prefix: str = Field("", description="Prepended to every topic name.")
     topic_partitions: int = Field(4, description="Partitions of the topics fillstream creates.")
-    processing_guarantee: Literal["at_least_once", "exactly_once"] = "exactly_once"
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
     table_standby_replicas: int = 1
     web_port: int = Field(6066, description="Port of the worker's HTTP server.")
     clickhouse_dsn: str | None = Field(
@@ -43,8 +43,18 @@ class Settings(BaseSettings):
     default_max_leverage: Decimal = Decimal(1)
     default_max_order_pct: Decimal = Decimal(100)
     default_max_drawdown_pct: Decimal = Decimal(10)
-    mark_interval_seconds: float = 1.0
-    duplicate_window_hours: int = 24
+    duplicate_window_hours: int = Field(24, description="How long an order_id stays taken.")
+    topic_instruments: str = "instruments"
+    topic_accounts: str = "accounts"
+    topic_ticks: str = "ticks"
+    topic_orders: str = "orders"
+    topic_fills: str = "fills"
+    topic_order_events: str = "order-events"
+    topic_risk_events: str = "risk-events"
+    topic_dead_letters: str = "dead-letters"
+    topic_market_data: str = Field(
+        "market-data", description="Internal: ticks and instruments fanned out to every partition."
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -79,4 +89,5 @@ class Settings(BaseSettings):
         return self.clickhouse_dsn or f"chdb://{self.root / 'clickhouse'}"
 
     def topic(self, name: str) -> str:
-        return f"{self.topic_prefix}{name}"
+        """A topic's full name: the prefix and the configured name."""
+        return f"{self.topic_prefix}{getattr(self, f'topic_{name}', name)}"

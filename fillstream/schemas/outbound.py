@@ -1,0 +1,85 @@
+"""What fillstream publishes downstream: fills, order events, risk events, dead letters."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from fillstream.core.events import OrderStatus
+from fillstream.core.model import Liquidity, Outcome, Reason, Side
+from fillstream.schemas.types import Money, Timestamp
+
+
+class Outbound(BaseModel):
+    model_config = ConfigDict(from_attributes=True, frozen=True)
+
+
+class FillMessage(Outbound):
+    """One execution; topic ``fills``, key = account_id. ``fill_id`` is unique and stable."""
+
+    fill_id: str
+    order_id: str
+    account_id: str
+    symbol: str
+    side: Side
+    outcome: Outcome | None = None
+    quantity: Money
+    price: Money
+    fee: Money
+    liquidity: Liquidity
+    liquidation: bool
+    ts: Timestamp
+    position_quantity: Money = Field(description="Signed position after this fill.")
+    position_avg_price: Money = Field(description="Average entry price after this fill.")
+    cash_after: Money
+    realized_pnl: Money = Field(description="Realized by this fill, before its fee.")
+
+
+class OrderEventMessage(Outbound):
+    """An order's lifecycle; topic ``order-events``, key = account_id."""
+
+    order_id: str
+    account_id: str
+    status: OrderStatus
+    reason: Reason | None = None
+    detail: str | None = None
+    ts: Timestamp
+
+
+class DrawdownViolationMessage(Outbound):
+    type: Literal["drawdown_violation"]
+    account_id: str
+    max_drawdown_pct: Money
+    drawdown_pct: Money
+    equity: Money
+    peak_equity: Money
+    ts: Timestamp
+
+
+class AccountStatusMessage(Outbound):
+    type: Literal["account_status"]
+    account_id: str
+    status: Literal["active", "halted"]
+    reason: str
+    ts: Timestamp
+
+
+RiskEventMessage = Annotated[
+    DrawdownViolationMessage | AccountStatusMessage, Field(discriminator="type")
+]
+"""Topic ``risk-events``, key = account_id."""
+
+
+class DeadLetterMessage(Outbound):
+    """A message that could not be parsed or validated, kept whole with the reason."""
+
+    source_topic: str
+    partition: int
+    offset: int
+    key: str | None
+    key_encoding: Literal["utf-8", "base64"] = "utf-8"
+    value: str | None
+    value_encoding: Literal["utf-8", "base64"] = "utf-8"
+    error: str
+    ts: Timestamp

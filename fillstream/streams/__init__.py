@@ -1,0 +1,1 @@
+"""Topics and the JSON codec between Kafka bytes and the wire models."""

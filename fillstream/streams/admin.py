@@ -1,0 +1,52 @@
+"""Creates the pipeline's topics before a worker subscribes, with the partitions and cleanup policy
+the contract gives them; existing topics are left as they are."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+from fillstream.settings import Settings
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str
+    compacted: bool = False
+
+
+async def ensure_topics(
+    bootstrap: str, specs: Iterable[TopicSpec], partitions: int, replication: int = 1
+) -> list[str]:
+    """Create the missing topics; return the names created."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        missing = [spec for spec in specs if spec.name not in existing]
+        if missing:
+            await admin.create_topics(
+                [
+                    NewTopic(
+                        spec.name,
+                        partitions,
+                        replication,
+                        topic_configs={"cleanup.policy": "compact"} if spec.compacted else {},
+                    )
+                    for spec in missing
+                ]
+            )
+        return [spec.name for spec in missing]
+    finally:
+        await admin.close()
+
+
+def pipeline_topics(settings: Settings) -> list[TopicSpec]:
+    """Every topic the pipeline reads or writes; instruments and accounts are compacted."""
+    compacted = ("instruments", "accounts")
+    plain = ("ticks", "orders", "fills", "order_events", "risk_events", "dead_letters")
+    return [TopicSpec(settings.topic(name), compacted=True) for name in compacted] + [
+        TopicSpec(settings.topic(name)) for name in (*plain, "market_data")
+    ]

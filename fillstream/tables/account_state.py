@@ -1,0 +1,93 @@
+"""An account's state as a JSON document: exact decimals as strings, so the changelog is exact."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from fillstream.core.model import (
+    Account,
+    AccountLimits,
+    Order,
+    OrderType,
+    Outcome,
+    Position,
+    RestingOrder,
+    Side,
+)
+
+
+def dump_account(account: Account) -> dict[str, Any]:
+    return {
+        "account_id": account.account_id,
+        "starting_balance": str(account.starting_balance),
+        "cash": str(account.cash),
+        "peak_equity": str(account.peak_equity),
+        "max_leverage": str(account.limits.max_leverage),
+        "max_order_pct": str(account.limits.max_order_pct),
+        "max_drawdown_pct": str(account.limits.max_drawdown_pct),
+        "halted": account.halted,
+        "positions": {
+            key: [str(position.quantity), str(position.avg_price)]
+            for key, position in account.positions.items()
+        },
+        "resting": [_dump_resting(resting) for resting in account.resting.values()],
+        "seen_orders": {
+            order_id: [ts.isoformat(), offset]
+            for order_id, (ts, offset) in account.seen_orders.items()
+        },
+    }
+
+
+def load_account(document: dict[str, Any]) -> Account:
+    resting = [_load_resting(item, document["account_id"]) for item in document["resting"]]
+    return Account(
+        account_id=document["account_id"],
+        starting_balance=Decimal(document["starting_balance"]),
+        cash=Decimal(document["cash"]),
+        peak_equity=Decimal(document["peak_equity"]),
+        limits=AccountLimits(
+            max_leverage=Decimal(document["max_leverage"]),
+            max_order_pct=Decimal(document["max_order_pct"]),
+            max_drawdown_pct=Decimal(document["max_drawdown_pct"]),
+        ),
+        halted=document["halted"],
+        positions={
+            key: Position(Decimal(quantity), Decimal(avg_price))
+            for key, (quantity, avg_price) in document["positions"].items()
+        },
+        resting={item.order.order_id: item for item in resting},
+        seen_orders={
+            order_id: (datetime.fromisoformat(ts), offset)
+            for order_id, (ts, offset) in document["seen_orders"].items()
+        },
+    )
+
+
+def _dump_resting(resting: RestingOrder) -> dict[str, Any]:
+    order = resting.order
+    return {
+        "order_id": order.order_id,
+        "symbol": order.symbol,
+        "side": order.side.value,
+        "type": order.type.value,
+        "quantity": str(order.quantity),
+        "outcome": order.outcome.value if order.outcome else None,
+        "limit_price": str(order.limit_price),
+        "fee_bps": str(resting.fee_bps),
+    }
+
+
+def _load_resting(item: dict[str, Any], account_id: str) -> RestingOrder:
+    order = Order(
+        order_id=item["order_id"],
+        account_id=account_id,
+        symbol=item["symbol"],
+        side=Side(item["side"]),
+        type=OrderType(item["type"]),
+        quantity=Decimal(item["quantity"]),
+        outcome=Outcome(item["outcome"]) if item["outcome"] else None,
+        limit_price=Decimal(item["limit_price"]),
+    )
+    return RestingOrder(order, Decimal(item["fee_bps"]))

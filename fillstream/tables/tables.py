@@ -1,0 +1,21 @@
+"""The pipeline's tables, all co-partitioned with the account topics.
+
+Market rows are kept once per partition (key ``symbol@partition``): the router fans each tick and
+instrument out to every partition, so an account's checks and marks never leave its partition.
+"""
+
+from fillstream.app import app
+
+accounts = app.Table("account-state", default=None, help="account_id -> account document")
+instruments = app.Table("instruments", default=None, help="symbol@partition -> instrument")
+prices = app.Table("prices", default=None, help="symbol@partition -> last tick")
+watchers = app.Table(
+    "watchers", default=None, help="symbol@partition -> accounts holding it or resting on it"
+)
+router_instruments = app.Table(
+    "router-instruments", default=None, help="symbol -> kind, for validating ticks"
+)
+
+
+def market_key(symbol: str, partition: int) -> str:
+    return f"{symbol}@{partition}"
