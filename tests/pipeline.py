@@ -61,7 +61,9 @@ class Pipeline:
 
     async def account(self, account_id: str, balance: str, **limits: str) -> None:
         await self.send(
-            "accounts", account_id, {"account_id": account_id, "starting_balance": balance, **limits}
+            "accounts",
+            account_id,
+            {"account_id": account_id, "starting_balance": balance, **limits},
         )
         await self.wait_for(
             lambda r: any(
@@ -79,11 +81,18 @@ class Pipeline:
         await self.wait_until(lambda: self._partitions_at(symbol, price, ts))
         return ts
 
-    async def order(self, account_id: str, order_id: str, symbol: str, side: str,
-                    quantity: str, **extra: str) -> None:
-        order = {"order_id": order_id, "account_id": account_id, "symbol": symbol,
-                 "side": side, "type": "limit" if "limit_price" in extra else "market",
-                 "quantity": quantity, **extra}
+    async def order(
+        self, account_id: str, order_id: str, symbol: str, side: str, quantity: str, **extra: str
+    ) -> None:
+        order = {
+            "order_id": order_id,
+            "account_id": account_id,
+            "symbol": symbol,
+            "side": side,
+            "type": "limit" if "limit_price" in extra else "market",
+            "quantity": quantity,
+            **extra,
+        }
         await self.send("orders", account_id, order)
 
     # downstream
@@ -103,6 +112,7 @@ class Pipeline:
 
     async def order_events(self, order_id: str, terminal: int = 1) -> list[dict]:
         """Wait for an order's events up to its terminal one; return them in order."""
+
         def events(outputs):
             return [e for e in outputs["order_events"] if e["order_id"] == order_id]
 
