@@ -8,8 +8,8 @@ import json
 import sys
 import time
 import urllib.request
-from datetime import UTC, datetime, timedelta
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 

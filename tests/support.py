@@ -164,9 +164,7 @@ class Downstream:
                 raise AssertionError(f"worker exited:\n{worker.log_tail()}")
             remaining = deadline - time.monotonic()
             if remaining <= 0:
-                raise AssertionError(
-                    f"timed out after {timeout}s; got {len(self.records)}: {self.records[-20:]}"
-                )
+                raise AssertionError(f"timed out after {timeout}s with {len(self.records)} records")
             batches = await self._consumer.getmany(timeout_ms=int(min(remaining, 0.5) * 1000))
             for records in batches.values():
                 self.records.extend(records)

@@ -8,9 +8,9 @@ from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
-from faust.types import EventT
-
-from fillstream.agents.guard import guarded, message_time, require_key
+from fillstream.agents import sequencing
+from fillstream.agents.guard import guarded, record_time, require_key
+from fillstream.agents.sequencing import Record
 from fillstream.app import app, settings
 from fillstream.core import engine
 from fillstream.core.events import AccountStatusChanged, Event, Fill, OrderEvent
@@ -41,56 +41,58 @@ DUPLICATE_WINDOW = timedelta(hours=settings.duplicate_window_hours)
 @app.agent(topics.account_inputs)
 async def execute(stream) -> None:
     async for event in stream.events():
-        await guarded(event, _handle)
+        for record in await sequencing.in_order(event):
+            await guarded(record, _handle)
+            sequencing.advance(record)
 
 
-async def _handle(event: EventT) -> None:
-    topic = event.message.topic
+async def _handle(record: Record) -> None:
+    topic = record.topic
     if topic == topics.orders.get_topic_name():
-        events = _on_order(event)
+        events = _on_order(record)
     elif topic == topics.accounts.get_topic_name():
-        events = _on_account(event)
+        events = _on_account(record)
     else:
-        events = _on_market_data(event)
+        events = _on_market_data(record)
     for outcome in events:
         await _publish(outcome)
 
 
-def _on_order(event: EventT) -> list[Event]:
-    message = decode(OrderMessage, event.message.value)
-    require_key(event, message.account_id, "account_id")
+def _on_order(record: Record) -> list[Event]:
+    message = decode(OrderMessage, record.value)
+    require_key(record, message.account_id, "account_id")
     order = to_order(message)
     account = _load(message.account_id)
-    offset = event.message.offset
+    offset = record.offset
     if engine.is_replay(account, order, offset):
         return []
     watched_before = _watched_symbols(account)
     events = engine.submit_order(
         account,
         order,
-        _market(event.message.partition),
-        now=message.ts or message_time(event),
+        _market(record.partition),
+        now=message.ts or record_time(record),
         offset=offset,
         duplicate_window=DUPLICATE_WINDOW,
     )
     if account is not None:
-        _save(account, watched_before, event.message.partition)
+        _save(account, watched_before, record.partition)
     return events
 
 
-def _on_account(event: EventT) -> list[Event]:
-    message = decode(AccountMessage, event.message.value)
-    require_key(event, message.account_id, "account_id")
+def _on_account(record: Record) -> list[Event]:
+    message = decode(AccountMessage, record.value)
+    require_key(record, message.account_id, "account_id")
     existing = _load(message.account_id)
     if existing is not None:
         existing.limits = _limits(message, existing.limits)
-        _save(existing, _watched_symbols(existing), event.message.partition)
+        _save(existing, _watched_symbols(existing), record.partition)
         return []
     account = engine.open_account(
         message.account_id, message.starting_balance, _limits(message, None)
     )
-    _save(account, set(), event.message.partition)
-    return [AccountStatusChanged(account.account_id, "active", "opened", message_time(event))]
+    _save(account, set(), record.partition)
+    return [AccountStatusChanged(account.account_id, "active", "opened", record_time(record))]
 
 
 def _limits(message: AccountMessage, current: AccountLimits | None) -> AccountLimits:
@@ -108,9 +110,9 @@ def _limits(message: AccountMessage, current: AccountLimits | None) -> AccountLi
     return replace(defaults, **given)
 
 
-def _on_market_data(event: EventT) -> list[Event]:
-    partition = event.message.partition
-    payload = json.loads(event.message.value, parse_float=Decimal)
+def _on_market_data(record: Record) -> list[Event]:
+    partition = record.partition
+    payload = json.loads(record.value, parse_float=Decimal)
     if "instrument" in payload:
         instrument = InstrumentMessage.model_validate(payload["instrument"])
         tables.instruments[market_key(instrument.symbol, partition)] = payload["instrument"]

@@ -6,50 +6,42 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from faust.types import EventT
-
+from fillstream.agents.sequencing import Record
 from fillstream.streams import topics
 from fillstream.streams.codec import BadMessage, dead_letter, encode
 
 logger = logging.getLogger(__name__)
 
 
-def message_time(event: EventT) -> datetime:
-    return datetime.fromtimestamp(event.message.timestamp, UTC)
+def record_time(record: Record) -> datetime:
+    return datetime.fromtimestamp(record.timestamp, UTC)
 
 
-def require_key(event: EventT, expected: str, field: str) -> None:
+def require_key(record: Record, expected: str, field: str) -> None:
     """Partitioning relies on the key: a message keyed otherwise lands beside the wrong state."""
-    key = event.message.key
-    if key != expected.encode():
-        shown = key.decode("utf-8", "replace") if key is not None else None
+    if record.key != expected.encode():
+        shown = record.key.decode("utf-8", "replace") if record.key is not None else None
         raise BadMessage(f"key {shown!r} must equal {field} {expected!r}")
 
 
-async def guarded(event: EventT, handle: Callable[[EventT], Awaitable[None]]) -> None:
+async def guarded(record: Record, handle: Callable[[Record], Awaitable[None]]) -> None:
     try:
-        await handle(event)
+        await handle(record)
     except BadMessage as error:
-        await _send_dead_letter(event, str(error))
+        await _send_dead_letter(record, str(error))
     except Exception as error:
-        logger.exception(
-            "failed on %s[%s]@%s",
-            event.message.topic,
-            event.message.partition,
-            event.message.offset,
-        )
-        await _send_dead_letter(event, f"internal error: {type(error).__name__}: {error}")
+        logger.exception("failed on %s@%s", record.progress_key, record.offset)
+        await _send_dead_letter(record, f"internal error: {type(error).__name__}: {error}")
 
 
-async def _send_dead_letter(event: EventT, error: str) -> None:
-    message = event.message
+async def _send_dead_letter(record: Record, error: str) -> None:
     letter = dead_letter(
-        topic=message.topic,
-        partition=message.partition,
-        offset=message.offset,
-        key=message.key,
-        value=message.value,
+        topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+        value=record.value,
         error=error,
-        ts=message_time(event),
+        ts=record_time(record),
     )
-    await topics.dead_letters.send(key=message.key, value=encode(letter))
+    await topics.dead_letters.send(key=record.key, value=encode(letter))

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import json
 
-from faust.types import EventT
-
+from fillstream.agents import sequencing
 from fillstream.agents.guard import guarded, require_key
+from fillstream.agents.sequencing import Record
 from fillstream.app import app, settings
 from fillstream.core.model import Kind
 from fillstream.schemas.inbound import InstrumentMessage, TickMessage
@@ -22,18 +22,20 @@ from fillstream.tables import tables
 @app.agent(topics.symbol_inputs)
 async def route_market_data(stream) -> None:
     async for event in stream.events():
-        await guarded(event, _route)
+        for record in await sequencing.in_order(event):
+            await guarded(record, _route)
+            sequencing.advance(record)
 
 
-async def _route(event: EventT) -> None:
-    if event.message.topic == topics.instruments.get_topic_name():
-        instrument = decode(InstrumentMessage, event.message.value)
-        require_key(event, instrument.symbol, "symbol")
+async def _route(record: Record) -> None:
+    if record.topic == topics.instruments.get_topic_name():
+        instrument = decode(InstrumentMessage, record.value)
+        require_key(record, instrument.symbol, "symbol")
         tables.router_instruments[instrument.symbol] = instrument.kind.value
         await _broadcast(instrument.symbol, {"instrument": instrument.model_dump(mode="json")})
         return
-    tick = decode(TickMessage, event.message.value)
-    require_key(event, tick.symbol, "symbol")
+    tick = decode(TickMessage, record.value)
+    require_key(record, tick.symbol, "symbol")
     if tables.router_instruments.get(tick.symbol) == Kind.PREDICTION.value and tick.price >= 1:
         raise BadMessage(f"a prediction market's YES price must be in (0, 1), got {tick.price}")
     await _broadcast(tick.symbol, {"tick": tick.model_dump(mode="json")})

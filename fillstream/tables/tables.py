@@ -16,6 +16,8 @@ router_instruments = app.Table(
     "router-instruments", default=None, help="symbol -> kind, for validating ticks"
 )
 
+progress = app.Table("progress", default=None, help="topic#partition -> next offset to process")
+
 
 def market_key(symbol: str, partition: int) -> str:
     return f"{symbol}@{partition}"

@@ -1,4 +1,4 @@
-"""Market and limit execution, fees, slippage, tick rounding, average cost: hand-computed numbers."""
+"""Market and limit execution, fees, slippage, tick rounding, average cost: by hand."""
 
 from decimal import Decimal as D
 

@@ -1,0 +1,117 @@
+"""Each source partition is processed in offset order, exactly as far as the state says.
+
+faust-streaming can resume a partition past its committed offset after a restart (the stream is
+resumed before it seeks to the committed offsets; compare faust-streaming issue #216), which would
+silently skip orders. So the next offset to process is kept in a table beside the state it
+describes and restored from the same changelog. A message before it is a replay and is passed
+over; a message past it means some were skipped, and those are read back with a plain consumer
+and processed first, in order.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from dataclasses import dataclass
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from faust.types import EventT
+
+from fillstream.app import app
+from fillstream.tables import tables
+
+logger = logging.getLogger(__name__)
+REREAD_TIMEOUT_MS = 10_000
+READ_BACK_ATTEMPTS = 3
+
+
+@dataclass(frozen=True)
+class Record:
+    """One input message, whether Faust delivered it or it was read back after a skip."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    timestamp: float
+
+    @property
+    def progress_key(self) -> str:
+        return f"{self.topic}#{self.partition}"
+
+
+def _from_event(event: EventT) -> Record:
+    message = event.message
+    return Record(
+        message.topic,
+        message.partition,
+        message.offset,
+        message.key,
+        message.value,
+        message.timestamp,
+    )
+
+
+async def in_order(event: EventT) -> list[Record]:
+    """The records to process now, in order: none for a replay, the skipped ones before a jump."""
+    record = _from_event(event)
+    expected = tables.progress.get(record.progress_key)
+    if expected is None or record.offset == expected:
+        return [record]
+    if record.offset < expected:
+        return []
+    logger.warning(
+        "%s delivered offset %d while %d is next: reading the skipped records back",
+        record.progress_key,
+        record.offset,
+        expected,
+    )
+    for attempt in range(1, READ_BACK_ATTEMPTS + 1):
+        try:
+            skipped = await _read_back(record.topic, record.partition, expected, record.offset)
+        except Exception:
+            if attempt == READ_BACK_ATTEMPTS:
+                raise
+            logger.exception("reading back %s failed (attempt %d)", record.progress_key, attempt)
+            await asyncio.sleep(attempt)
+    return [*skipped, record]
+
+
+async def _read_back(topic: str, partition: int, start: int, stop: int) -> list[Record]:
+    """Records with offsets in [start, stop): fewer when compaction or transactions left gaps."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=[f"{url.host}:{url.port}" for url in app.conf.broker],
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+    )
+    await consumer.start()
+    try:
+        tp = TopicPartition(topic, partition)
+        consumer.assign([tp])
+        consumer.seek(tp, start)
+        records: list[Record] = []
+        while await consumer.position(tp) < stop:
+            batch = await consumer.getmany(tp, timeout_ms=REREAD_TIMEOUT_MS)
+            if not batch:
+                raise RuntimeError(f"could not read back {topic}[{partition}] {start}..{stop - 1}")
+            for message in batch[tp]:
+                if message.offset < stop:
+                    records.append(
+                        Record(
+                            topic,
+                            partition,
+                            message.offset,
+                            message.key,
+                            message.value,
+                            message.timestamp / 1000,
+                        )
+                    )
+        return records
+    finally:
+        await consumer.stop()
+
+
+def advance(record: Record) -> None:
+    tables.progress[record.progress_key] = record.offset + 1
