@@ -32,17 +32,19 @@ class Settings(BaseSettings):
     app_id: str = Field("fillstream", description="Faust app id: consumer group, changelogs.")
     topic_prefix: str = Field("", description="Prepended to every topic name.")
     topic_partitions: int = Field(4, description="Partitions of the topics fillstream creates.")
-    processing_guarantee: Literal["at_least_once", "exactly_once"] = "at_least_once"
-    table_standby_replicas: int = 1
+    processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
+        "at_least_once", description="Faust processing guarantee (the pipeline: at_least_once)."
+    )
+    table_standby_replicas: int = Field(1, description="Faust standby copies of each table.")
     web_port: int = Field(6066, description="Port of the worker's HTTP server.")
     clickhouse_dsn: str | None = Field(
         None, description="chdb:///path or http(s)://host:8123; unset means embedded chDB."
     )
-    clickhouse_user: str = "default"
-    clickhouse_password: str = ""
-    default_max_leverage: Decimal = Decimal(1)
-    default_max_order_pct: Decimal = Decimal(100)
-    default_max_drawdown_pct: Decimal = Decimal(10)
+    clickhouse_user: str = Field("default", description="For an http(s) DSN.")
+    clickhouse_password: str = Field("", description="For an http(s) DSN.")
+    default_max_leverage: Decimal = Field(Decimal(1), description="For accounts that omit it.")
+    default_max_order_pct: Decimal = Field(Decimal(100), description="For accounts that omit it.")
+    default_max_drawdown_pct: Decimal = Field(Decimal(10), description="For accounts that omit it.")
     duplicate_window_hours: int = Field(24, description="How long an order_id stays taken.")
     topic_instruments: str = "instruments"
     topic_accounts: str = "accounts"
