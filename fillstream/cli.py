@@ -38,6 +38,18 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def _sink(args: argparse.Namespace, settings: Settings) -> int:
+    from fillstream.sink.main import run_sink
+
+    return run_sink(settings)
+
+
+def _sql(args: argparse.Namespace, settings: Settings) -> int:
+    from fillstream.sink.main import run_sql
+
+    return run_sql(settings, args.query)
+
+
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from fillstream.demo import run_demo
 
@@ -63,6 +75,13 @@ def build_parser() -> argparse.ArgumentParser:
         "--loglevel", "-l", default="warn", choices=["crit", "error", "warn", "info", "debug"]
     )
     worker.set_defaults(handler=_worker)
+
+    sink = roles.add_parser("sink", help="write fills, order and risk events to ClickHouse")
+    sink.set_defaults(handler=_sink)
+
+    sql = roles.add_parser("sql", help="run a read-only query on the sunk data")
+    sql.add_argument("query")
+    sql.set_defaults(handler=_sql)
 
     demo = roles.add_parser("demo", help="start Kafka and a worker, trade a little, stop")
     demo.add_argument("--seconds", type=float, default=20.0)

@@ -111,16 +111,20 @@ class Pipeline:
         return self.outputs()
 
     async def order_events(self, order_id: str, terminal: int = 1) -> list[dict]:
-        """Wait for an order's events up to its terminal one; return them in order."""
+        """Wait for an order's events up to its terminal one, and for its fill when filled
+        (fills and order events travel on different topics); return the events in order."""
 
         def events(outputs):
             return [e for e in outputs["order_events"] if e["order_id"] == order_id]
 
-        terminal_statuses = {"rejected", "filled", "cancelled"}
-        outputs = await self.wait_for(
-            lambda o: sum(e["status"] in terminal_statuses for e in events(o)) >= terminal
-        )
-        return events(outputs)
+        def complete(outputs) -> bool:
+            mine = events(outputs)
+            ended = sum(e["status"] in {"rejected", "filled", "cancelled"} for e in mine)
+            filled = any(e["status"] == "filled" for e in mine)
+            has_fill = any(f["order_id"] == order_id for f in outputs["fills"])
+            return ended >= terminal and (has_fill or not filled)
+
+        return events(await self.wait_for(complete))
 
     def fills_of(self, order_id: str) -> list[dict]:
         return [f for f in self.outputs()["fills"] if f["order_id"] == order_id]

@@ -1,0 +1,50 @@
+"""The running sink's HTTP door: its status, and read-only SQL for analysts.
+
+The embedded engine admits one process per data directory, and the sink is that process while it
+runs; so analysts' queries go through it (``fillstream sql``), executed with ``readonly=1``.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, datetime
+from decimal import Decimal
+
+from aiohttp import web
+
+from fillstream.sink.service import Sink
+
+
+def json_value(value: object) -> object:
+    if isinstance(value, Decimal):
+        return format(value, "f")
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    return str(value)
+
+
+def build_app(sink: Sink) -> web.Application:
+    async def status(request: web.Request) -> web.Response:
+        stats = sink.stats.as_dict()
+        return web.json_response(stats, status=200 if stats["healthy"] else 503)
+
+    async def sql(request: web.Request) -> web.Response:
+        query = await request.text()
+        try:
+            columns, rows = await sink.query(query)
+        except Exception as error:
+            return web.json_response({"error": str(error)}, status=400)
+        body = json.dumps({"columns": columns, "rows": rows}, default=json_value)
+        return web.Response(text=body, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_get("/status", status)
+    app.router.add_post("/sql", sql)
+    return app
+
+
+async def serve(sink: Sink, port: int) -> web.AppRunner:
+    runner = web.AppRunner(build_app(sink))
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", port).start()
+    return runner

@@ -1,0 +1,67 @@
+"""`fillstream sink` and `fillstream sql`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import urllib.error
+import urllib.request
+
+from fillstream.clickhouse import create_client
+from fillstream.localkafka import resolve_bootstrap
+from fillstream.settings import Settings
+from fillstream.sink.http import json_value, serve
+from fillstream.sink.service import Sink
+
+
+def run_sink(settings: Settings) -> int:
+    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(levelname)s %(message)s")
+    return asyncio.run(_run(settings))
+
+
+async def _run(settings: Settings) -> int:
+    bootstrap = resolve_bootstrap(settings.kafka_bootstrap, settings.kafka_dir)
+    sink = Sink(settings)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stopping.set)
+    await sink.start(bootstrap)
+    runner = await serve(sink, settings.sink_port)
+    logging.info(
+        "sink running: %s; status and SQL on http://127.0.0.1:%d",
+        settings.clickhouse_url,
+        settings.sink_port,
+    )
+    try:
+        await sink.run(stopping)
+    finally:
+        await runner.cleanup()
+        await sink.stop()
+    return 0
+
+
+def run_sql(settings: Settings, query: str) -> int:
+    """Ask the running sink; with none running, open ClickHouse directly."""
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{settings.sink_port}/sql", data=query.encode(), method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=60) as response:
+            answer = json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        print(json.loads(error.read())["error"])
+        return 1
+    except urllib.error.URLError:
+        result = create_client(settings).query(query, settings={"readonly": 1})
+        answer = {"columns": list(result.column_names), "rows": result.result_rows}
+    print("\t".join(answer["columns"]))
+    for row in answer["rows"]:
+        print(
+            "\t".join(
+                str(json_value(value)) if not isinstance(value, str) else value for value in row
+            )
+        )
+    return 0

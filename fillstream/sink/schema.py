@@ -1,0 +1,107 @@
+"""Versioned DDL, applied at start-up: each version once, recorded in ``schema_migrations``.
+
+Money is Decimal(38, 18), time DateTime64(3, 'UTC'). The tables are ReplacingMergeTree on a key
+that identifies an event, a second safety net behind the insert deduplication tokens: a duplicate
+that slipped through disappears on merge or under FINAL.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from clickhouse_connect.driver.client import Client
+
+DEDUPLICATION = "non_replicated_deduplication_window = 100000"
+KAFKA_COLUMNS = """
+    kafka_topic LowCardinality(String),
+    kafka_partition UInt32,
+    kafka_offset UInt64,
+    inserted_at DateTime64(3, 'UTC') DEFAULT now64(3)"""
+
+
+@dataclass(frozen=True)
+class Migration:
+    version: int
+    description: str
+    statements: tuple[str, ...]
+
+
+MIGRATIONS = (
+    Migration(
+        1,
+        "trades, orders and risk_events",
+        (
+            f"""CREATE TABLE IF NOT EXISTS trades (
+    fill_id String,
+    order_id String,
+    account_id String,
+    symbol LowCardinality(String),
+    side LowCardinality(String),
+    outcome LowCardinality(String),
+    quantity Decimal(38, 18),
+    price Decimal(38, 18),
+    fee Decimal(38, 18),
+    liquidity LowCardinality(String),
+    liquidation Bool,
+    ts DateTime64(3, 'UTC'),
+    position_quantity Decimal(38, 18),
+    position_avg_price Decimal(38, 18),
+    cash_after Decimal(38, 18),
+    realized_pnl Decimal(38, 18),{KAFKA_COLUMNS}
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(ts)
+ORDER BY (account_id, ts, fill_id)
+SETTINGS {DEDUPLICATION}""",
+            f"""CREATE TABLE IF NOT EXISTS orders (
+    order_id String,
+    account_id String,
+    status LowCardinality(String),
+    reason LowCardinality(String),
+    detail String,
+    ts DateTime64(3, 'UTC'),{KAFKA_COLUMNS}
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(ts)
+ORDER BY (account_id, order_id, status, kafka_partition, kafka_offset)
+SETTINGS {DEDUPLICATION}""",
+            f"""CREATE TABLE IF NOT EXISTS risk_events (
+    type LowCardinality(String),
+    account_id String,
+    status LowCardinality(String),
+    reason LowCardinality(String),
+    max_drawdown_pct Nullable(Decimal(38, 18)),
+    drawdown_pct Nullable(Decimal(38, 18)),
+    equity Nullable(Decimal(38, 18)),
+    peak_equity Nullable(Decimal(38, 18)),
+    ts DateTime64(3, 'UTC'),{KAFKA_COLUMNS}
+) ENGINE = ReplacingMergeTree
+PARTITION BY toYYYYMM(ts)
+ORDER BY (account_id, ts, type, kafka_partition, kafka_offset)
+SETTINGS {DEDUPLICATION}""",
+        ),
+    ),
+)
+
+
+def migrate(client: Client) -> list[int]:
+    """Apply the versions not yet recorded; return those applied now."""
+    client.command(
+        """CREATE TABLE IF NOT EXISTS schema_migrations (
+    version UInt32,
+    description String,
+    applied_at DateTime64(3, 'UTC') DEFAULT now64(3)
+) ENGINE = MergeTree ORDER BY version"""
+    )
+    applied = {row[0] for row in client.query("SELECT version FROM schema_migrations").result_rows}
+    done = []
+    for migration in MIGRATIONS:
+        if migration.version in applied:
+            continue
+        for statement in migration.statements:
+            client.command(statement)
+        client.insert(
+            "schema_migrations",
+            [[migration.version, migration.description]],
+            column_names=["version", "description"],
+        )
+        done.append(migration.version)
+    return done
