@@ -35,6 +35,8 @@ async def test_market_buy_with_fee_and_slippage(
             "position_quantity": "0.1",
             "position_avg_price": "20010.38",
             "cash_after": "7996.960962",
+            # marked at the last price: 7996.960962 + 0.1 * 20000.37
+            "equity_after": "9996.997962",
             "realized_pnl": "0",
         }
 

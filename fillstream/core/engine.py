@@ -144,7 +144,7 @@ def _execute(
     if not immediate:
         account.resting[order.order_id] = RestingOrder(order, fee_bps)
         return events
-    events += _fill(account, order, price, fee, Liquidity.TAKER, now)
+    events += _fill(account, market, order, price, fee, Liquidity.TAKER, now)
     events += mark(account, market, now)
     return events
 
@@ -287,6 +287,7 @@ def _kind(market: Market, symbol: str) -> Kind | None:
 
 def _fill(
     account: Account,
+    market: Market,
     order: Order,
     price: Decimal,
     fee: Decimal,
@@ -315,6 +316,7 @@ def _fill(
         position_quantity=position.quantity if position else ZERO,
         position_avg_price=position.avg_price if position else ZERO,
         cash_after=account.cash,
+        equity_after=ledger.equity(account, marks_of(account, market)),
         realized_pnl=realized,
     )
     return [fill, OrderEvent(order.order_id, account.account_id, OrderStatus.FILLED, now)]
@@ -335,7 +337,7 @@ def on_tick(account: Account, symbol: str, market: Market, now: datetime) -> lis
                 continue
             del account.resting[order_id]
             fee = pricing.fee(order.quantity * order.limit_price, resting.fee_bps)
-            events += _fill(account, order, order.limit_price, fee, Liquidity.MAKER, now)
+            events += _fill(account, market, order, order.limit_price, fee, Liquidity.MAKER, now)
     return events + mark(account, market, now)
 
 
@@ -411,6 +413,7 @@ def _liquidate(account: Account, market: Market, now: datetime) -> list[Event]:
         fee = pricing.fee(quantity * price, instrument.taker_fee_bps)
         fill, _ = _fill(
             account,
+            market,
             order,
             price,
             fee,

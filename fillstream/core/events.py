@@ -39,6 +39,7 @@ class Fill:
     position_quantity: Decimal
     position_avg_price: Decimal
     cash_after: Decimal
+    equity_after: Decimal
     realized_pnl: Decimal
 
 

@@ -33,6 +33,7 @@ class FillMessage(Outbound):
     position_quantity: Money = Field(description="Signed position after this fill.")
     position_avg_price: Money = Field(description="Average entry price after this fill.")
     cash_after: Money
+    equity_after: Money = Field(description="Cash plus positions at the latest prices.")
     realized_pnl: Money = Field(description="Realized by this fill, before its fee.")
 
 

@@ -65,6 +65,7 @@ def test_short_sale_then_buy_back_realizes_the_average_cost_pnl() -> None:
         D("-2"),
         D("0"),
     )
+    assert short.equity_after == D("11998") - 2 * D("1000")
     book.tick(account, "ETH", "900")
     (cover,) = fills(book.order(account, "ETH", "buy", "1"))
     # realized 1 * (900 - 1000) * -1 = 100; cash 11998 - 900 - 0.9 = 11097.1

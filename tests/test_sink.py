@@ -1,0 +1,144 @@
+"""The ClickHouse sink against the real broker and the embedded engine: exactly once, through
+a kill between insert and commit and through a ClickHouse outage."""
+
+from __future__ import annotations
+
+import json
+import sys
+import time
+import urllib.request
+from decimal import Decimal
+from pathlib import Path
+
+from fillstream.settings import Settings
+from fillstream.streams.admin import ensure_topics, pipeline_topics
+from tests.support import Upstream, WorkerProcess, worker_env
+
+ACCOUNTS = ["ann", "ben", "cat"]
+
+
+def fill(n: int) -> dict:
+    account = ACCOUNTS[n % len(ACCOUNTS)]
+    price = Decimal("100") + n
+    return {
+        "fill_id": f"{account}:o{n}", "order_id": f"o{n}", "account_id": account,
+        "symbol": "BTC-USD" if n % 2 else "ETH-USD", "side": "buy", "quantity": "0.5",
+        "price": str(price), "fee": str(price * Decimal("0.5") / 1000), "liquidity": "taker",
+        "liquidation": False, "ts": f"2026-04-01T10:{n // 60:02d}:{n % 60:02d}.250Z",
+        "position_quantity": "0.5", "position_avg_price": str(price),
+        "cash_after": str(Decimal(10000) - price / 2), "realized_pnl": "0",
+    }  # fmt: skip
+
+
+class SinkProcess:
+    def __init__(self, bootstrap: str, unique_id: str, data_dir: Path, log: Path) -> None:
+        self.env = worker_env(bootstrap, data_dir, unique_id, f"{unique_id}.")
+        self.settings = Settings(topic_prefix=f"{unique_id}.", kafka_bootstrap=bootstrap)
+        self.process = WorkerProcess(
+            [sys.executable, "-m", "fillstream.cli", "sink"], self.env, log
+        )
+        self.port = int(self.env["FILLSTREAM_WEB_PORT"])
+        self.env["FILLSTREAM_SINK_PORT"] = str(self.port)
+
+    def start(self, failpoint: str | None = None) -> None:
+        self.env.pop("FILLSTREAM_SINK_FAILPOINT", None)
+        if failpoint:
+            self.env["FILLSTREAM_SINK_FAILPOINT"] = failpoint
+        self.process.start()
+
+    def sql(self, query: str) -> list[list] | None:
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.port}/sql", data=query.encode(), method="POST"
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                return json.loads(response.read())["rows"]
+        except OSError:
+            return None
+
+    def status(self) -> dict | None:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/status", timeout=5) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError as error:
+            return json.loads(error.read())
+        except OSError:
+            return None
+
+    def wait_for_rows(self, query: str, expected: list[list], timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        rows = None
+        while time.monotonic() < deadline:
+            if self.process.exited:
+                raise AssertionError(f"sink exited:\n{self.process.log_tail()}")
+            rows = self.sql(query)
+            if rows == expected:
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"{query} gave {rows}, expected {expected}")
+
+
+async def publish_fills(bootstrap: str, sink: SinkProcess, count: int) -> None:
+    await ensure_topics(bootstrap, pipeline_topics(sink.settings), partitions=4)
+    async with Upstream(bootstrap) as upstream:
+        for n in range(count):
+            value = fill(n)
+            await upstream.send(sink.settings.topic("fills"), value["account_id"], value)
+
+
+COUNTS = "SELECT count(), uniqExact(fill_id) FROM trades"
+
+
+async def test_every_fill_lands_once_with_its_values(
+    kafka_bootstrap: str, unique_id: str, data_dir: Path, tmp_path: Path
+) -> None:
+    sink = SinkProcess(kafka_bootstrap, unique_id, data_dir, tmp_path / "sink.log")
+    await publish_fills(kafka_bootstrap, sink, 30)
+    sink.start()
+    try:
+        sink.wait_for_rows(COUNTS, [[30, 30]])
+        rows = sink.sql(
+            "SELECT fill_id, account_id, symbol, side, toString(quantity), toString(price),"
+            " toString(fee), toString(ts), toString(cash_after), kafka_topic"
+            " FROM trades WHERE order_id = 'o7'"
+        )
+        assert rows == [[
+            "ben:o7", "ben", "BTC-USD", "buy", "0.5", "107", "0.0535",
+            "2026-04-01 10:00:07.250", "9946.5", f"{unique_id}.fills",
+        ]]  # fmt: skip
+        migrations = sink.sql("SELECT version, description FROM schema_migrations")
+        assert migrations == [[1, "trades, orders and risk_events"]]
+        assert sink.status()["rows"] == 30
+    finally:
+        sink.process.stop()
+
+
+async def test_kill_between_insert_and_commit_leaves_no_duplicate(
+    kafka_bootstrap: str, unique_id: str, data_dir: Path, tmp_path: Path
+) -> None:
+    sink = SinkProcess(kafka_bootstrap, unique_id, data_dir, tmp_path / "sink.log")
+    await publish_fills(kafka_bootstrap, sink, 40)
+    sink.start(failpoint="kill-after-insert")
+    sink.process.process.wait(120)
+    assert sink.process.process.returncode == -9, sink.process.log_tail()
+    sink.start()
+    try:
+        sink.wait_for_rows(COUNTS, [[40, 40]])
+        assert sink.sql("SELECT count() FROM trades FINAL") == [[40]]
+    finally:
+        sink.process.stop()
+
+
+async def test_clickhouse_outage_loses_and_duplicates_nothing(
+    kafka_bootstrap: str, unique_id: str, data_dir: Path, tmp_path: Path
+) -> None:
+    sink = SinkProcess(kafka_bootstrap, unique_id, data_dir, tmp_path / "sink.log")
+    await publish_fills(kafka_bootstrap, sink, 25)
+    sink.start(failpoint="fail-inserts:3")
+    try:
+        sink.wait_for_rows(COUNTS, [[25, 25]])
+        status = sink.status()
+        assert status["errors"] == 3 and status["healthy"] is True
+        assert status["rows"] == 25
+    finally:
+        sink.process.stop()
