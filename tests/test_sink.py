@@ -26,7 +26,8 @@ def fill(n: int) -> dict:
         "price": str(price), "fee": str(price * Decimal("0.5") / 1000), "liquidity": "taker",
         "liquidation": False, "ts": f"2026-04-01T10:{n // 60:02d}:{n % 60:02d}.250Z",
         "position_quantity": "0.5", "position_avg_price": str(price),
-        "cash_after": str(Decimal(10000) - price / 2), "realized_pnl": "0",
+        "cash_after": str(Decimal(10000) - price / 2), "equity_after": "10000",
+        "realized_pnl": "0",
     }  # fmt: skip
 
 

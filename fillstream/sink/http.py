@@ -7,7 +7,7 @@ runs; so analysts' queries go through it (``fillstream sql``), executed with ``r
 from __future__ import annotations
 
 import json
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from aiohttp import web
@@ -18,7 +18,11 @@ from fillstream.sink.service import Sink
 def json_value(value: object) -> object:
     if isinstance(value, Decimal):
         return format(value, "f")
-    if isinstance(value, datetime | date):
+    if isinstance(value, datetime):
+        # The tables hold UTC; the embedded engine hands back naive datetimes.
+        aware = value if value.tzinfo else value.replace(tzinfo=UTC)
+        return aware.astimezone(UTC).isoformat().replace("+00:00", "Z")
+    if isinstance(value, date):
         return value.isoformat()
     return str(value)
 

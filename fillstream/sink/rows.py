@@ -24,8 +24,10 @@ def _trade(v: dict[str, Any]) -> list[Any]:
     return [
         v["fill_id"], v["order_id"], v["account_id"], v["symbol"], v["side"],
         v.get("outcome", ""), _money(v["quantity"]), _money(v["price"]), _money(v["fee"]),
+        _money(str(Decimal(v["quantity"]) * Decimal(v["price"]))),
         v["liquidity"], v["liquidation"], _time(v["ts"]), _money(v["position_quantity"]),
-        _money(v["position_avg_price"]), _money(v["cash_after"]), _money(v["realized_pnl"]),
+        _money(v["position_avg_price"]), _money(v["cash_after"]), _money(v["equity_after"]),
+        _money(v["realized_pnl"]),
     ]  # fmt: skip
 
 
@@ -60,8 +62,8 @@ class TableSpec:
 TRADES = TableSpec(
     "trades",
     ["fill_id", "order_id", "account_id", "symbol", "side", "outcome", "quantity", "price", "fee",
-     "liquidity", "liquidation", "ts", "position_quantity", "position_avg_price", "cash_after",
-     "realized_pnl"],
+     "notional", "liquidity", "liquidation", "ts", "position_quantity", "position_avg_price",
+     "cash_after", "equity_after", "realized_pnl"],
     _trade,
 )  # fmt: skip
 ORDERS = TableSpec("orders", ["order_id", "account_id", "status", "reason", "detail", "ts"], _order)

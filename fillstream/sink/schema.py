@@ -41,12 +41,14 @@ MIGRATIONS = (
     quantity Decimal(38, 18),
     price Decimal(38, 18),
     fee Decimal(38, 18),
+    notional Decimal(38, 18),
     liquidity LowCardinality(String),
     liquidation Bool,
     ts DateTime64(3, 'UTC'),
     position_quantity Decimal(38, 18),
     position_avg_price Decimal(38, 18),
     cash_after Decimal(38, 18),
+    equity_after Decimal(38, 18),
     realized_pnl Decimal(38, 18),{KAFKA_COLUMNS}
 ) ENGINE = ReplacingMergeTree
 PARTITION BY toYYYYMM(ts)
@@ -77,6 +79,32 @@ SETTINGS {DEDUPLICATION}""",
 PARTITION BY toYYYYMM(ts)
 ORDER BY (account_id, ts, type, kafka_partition, kafka_offset)
 SETTINGS {DEDUPLICATION}""",
+        ),
+    ),
+    Migration(
+        2,
+        "analyst views",
+        (
+            """CREATE VIEW IF NOT EXISTS account_daily_pnl AS
+SELECT account_id, toDate(ts) AS day, count() AS fills, sum(realized_pnl) AS realized,
+       sum(fee) AS fees, realized - fees AS net
+FROM trades FINAL
+GROUP BY account_id, day""",
+            """CREATE VIEW IF NOT EXISTS symbol_hourly_volume AS
+SELECT symbol, toStartOfHour(ts) AS hour, count() AS fills, sum(quantity) AS volume,
+       sum(notional) AS turnover
+FROM trades FINAL
+GROUP BY symbol, hour""",
+            """CREATE VIEW IF NOT EXISTS rejections_by_reason AS
+SELECT reason, count() AS orders, uniqExact(account_id) AS accounts
+FROM orders FINAL
+WHERE status = 'rejected'
+GROUP BY reason""",
+            """CREATE VIEW IF NOT EXISTS account_equity AS
+SELECT account_id, argMax(equity_after, (ts, kafka_partition, kafka_offset)) AS equity,
+       max(ts) AS as_of, count() AS fills, sum(realized_pnl) AS realized, sum(fee) AS fees
+FROM trades FINAL
+GROUP BY account_id""",
         ),
     ),
 )
