@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.request
 from collections import Counter
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -91,34 +92,38 @@ async def _demo(base: Settings, bootstrap: str, seconds: float) -> int:
     run_id = datetime.now(UTC).strftime("demo-%Y%m%d%H%M%S")
     settings = base.model_copy(update={"topic_prefix": f"{run_id}.", "app_id": run_id})
     await ensure_topics(bootstrap, pipeline_topics(settings), settings.topic_partitions)
-    web_port = localkafka.free_port()
-    worker = _start_worker(settings, bootstrap, run_id, web_port)
+    web_port, sink_port = localkafka.free_port(), localkafka.free_port()
+    ports = {"FILLSTREAM_WEB_PORT": str(web_port), "FILLSTREAM_SINK_PORT": str(sink_port)}
+    worker = _start("worker", settings, bootstrap, run_id, ports)
+    sink = _start("sink", settings, bootstrap, run_id, ports)
     print(
-        f"worker started (pid {worker.pid}, http://127.0.0.1:{web_port}/accounts/<id>/); "
+        f"worker (pid {worker.pid}) and ClickHouse sink (pid {sink.pid}) started; "
         f"topics prefixed {settings.topic_prefix!r}"
     )
     try:
         counts = await _trade(settings, bootstrap, seconds, worker)
+        await _print_analytics(sink_port, counts["fills"], sink)
     finally:
-        _stop(worker)
-        print("worker stopped")
+        for name, process in (("worker", worker), ("sink", sink)):
+            _stop(process)
+            print(f"{name} stopped")
     return 0 if counts["fills"] > 0 else 1
 
 
-def _start_worker(
-    settings: Settings, bootstrap: str, run_id: str, web_port: int
+def _start(
+    role: str, settings: Settings, bootstrap: str, run_id: str, ports: dict[str, str]
 ) -> subprocess.Popen:
     env = dict(os.environ)
     env.update(
+        ports,
         FILLSTREAM_KAFKA_BOOTSTRAP=bootstrap,
         FILLSTREAM_APP_ID=run_id,
         FILLSTREAM_TOPIC_PREFIX=settings.topic_prefix,
         FILLSTREAM_DATA_DIR=str(settings.root / "demo" / run_id),
-        FILLSTREAM_WEB_PORT=str(web_port),
     )
-    log = (settings.root / "demo-worker.log").open("wb")
+    log = (settings.root / f"demo-{role}.log").open("wb")
     return subprocess.Popen(
-        [sys.executable, "-m", "fillstream.cli", "worker"],
+        [sys.executable, "-m", "fillstream.cli", role],
         env=env,
         stdout=log,
         stderr=subprocess.STDOUT,
@@ -127,14 +132,57 @@ def _start_worker(
     )
 
 
-def _stop(worker: subprocess.Popen) -> None:
-    if worker.poll() is None:
-        os.killpg(worker.pid, signal.SIGTERM)
+def _stop(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        os.killpg(process.pid, signal.SIGTERM)
         try:
-            worker.wait(60)
+            process.wait(60)
         except subprocess.TimeoutExpired:
-            os.killpg(worker.pid, signal.SIGKILL)
-            worker.wait()
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+
+
+def _sql(port: int, query: str) -> dict | None:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/sql", data=query.encode(), method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return json.loads(response.read())
+    except OSError:
+        return None
+
+
+ANALYST_QUERY = """SELECT account_id, fills, realized - fees AS net_realized, equity
+FROM account_equity ORDER BY equity DESC"""
+
+
+async def _print_analytics(port: int, fills: int, sink: subprocess.Popen) -> None:
+    """Wait until the sink holds every fill seen, then ask ClickHouse what analysts would."""
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and sink.poll() is None:
+        answer = _sql(port, "SELECT count() FROM trades")
+        if answer and answer["rows"][0][0] >= fills:
+            break
+        await asyncio.sleep(0.5)
+    answer = _sql(port, ANALYST_QUERY)
+    if answer is None:
+        print("\nClickHouse: the sink did not answer; see var/demo-sink.log")
+        return
+    print(f"\nClickHouse (through the sink), {ANALYST_QUERY.replace(chr(10), ' ')}:")
+    print("    " + "  ".join(f"{column:>15s}" for column in answer["columns"]))
+    for row in answer["rows"]:
+        print("    " + "  ".join(f"{_short(value):>15s}" for value in row))
+
+
+def _short(value: object) -> str:
+    """Money to cents for the eye; ClickHouse holds 18 places."""
+    if isinstance(value, str) and "." in value:
+        try:
+            return f"{Decimal(value):.2f}"
+        except ArithmeticError:
+            return value
+    return str(value)
 
 
 async def _trade(settings: Settings, bootstrap: str, seconds: float, worker) -> Counter:

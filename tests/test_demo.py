@@ -30,6 +30,13 @@ def test_short_demo_trades_and_stops_cleanly(kafka_bootstrap: str, tmp_path: Pat
     fills = int(re.search(r"fills: (\d+)", result.stdout).group(1))
     assert fills > 0
     assert "accounts by equity" in result.stdout
-    assert result.stdout.rstrip().endswith("worker stopped")
-    worker_log = (tmp_path / "demo-worker.log").read_text()
-    assert "Traceback" not in worker_log
+    assert "ClickHouse (through the sink)" in result.stdout
+    analyst_rows = result.stdout.split("ClickHouse (through the sink)")[1].splitlines()[2:5]
+    assert sorted(row.split()[0] for row in analyst_rows) == [
+        "careful-carol",
+        "reckless-rick",
+        "steady-sam",
+    ]
+    assert result.stdout.rstrip().endswith("worker stopped\nsink stopped")
+    for role in ("worker", "sink"):
+        assert "Traceback" not in (tmp_path / f"demo-{role}.log").read_text()
