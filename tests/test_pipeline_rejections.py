@@ -7,6 +7,15 @@ from pathlib import Path
 
 from tests.pipeline import Pipeline
 
+VALID_ORDER = {
+    "order_id": "o",
+    "account_id": "dave",
+    "symbol": "BTC",
+    "side": "buy",
+    "type": "market",
+    "quantity": "1",
+}
+
 
 def outcome(pipeline: Pipeline, order_id: str) -> list[tuple[str, str | None]]:
     return [
@@ -83,27 +92,12 @@ async def test_bad_messages_go_to_dead_letters_and_processing_continues(
         await p.send(
             "orders",
             "dave",
-            {
-                "order_id": "o",
-                "account_id": "dave",
-                "symbol": "BTC",
-                "side": "buy",
-                "type": "market",
-                "quantity": "1",
-                "limit_prise": "5",
-            },
+            {**VALID_ORDER, "limit_prise": "5"},
         )
         await p.send(
             "orders",
             "erin",
-            {
-                "order_id": "o",
-                "account_id": "dave",
-                "symbol": "BTC",
-                "side": "buy",
-                "type": "market",
-                "quantity": "1",
-            },
+            VALID_ORDER,
         )
         await p.send("ticks", "BTC", {"symbol": "BTC", "price": "NaN", "ts": "2026-01-01T00:00Z"})
         await p.send("accounts", "zed", {"account_id": "zed", "starting_balance": "-5"})

@@ -9,8 +9,8 @@ from datetime import timedelta
 from decimal import Decimal
 
 from fillstream.agents import sequencing
-from fillstream.agents.guard import guarded, record_time, require_key
-from fillstream.agents.sequencing import Record
+from fillstream.agents.guard import record_time, require_key
+from fillstream.agents.record import Record
 from fillstream.app import app, settings
 from fillstream.core import engine
 from fillstream.core.events import AccountStatusChanged, Event, Fill, OrderEvent
@@ -40,10 +40,7 @@ DUPLICATE_WINDOW = timedelta(hours=settings.duplicate_window_hours)
 
 @app.agent(topics.account_inputs)
 async def execute(stream) -> None:
-    async for event in stream.events():
-        for record in await sequencing.in_order(event):
-            await guarded(record, _handle)
-            sequencing.advance(record)
+    await sequencing.process_in_order(stream, _handle)
 
 
 async def _handle(record: Record) -> None:

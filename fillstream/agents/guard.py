@@ -6,7 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
-from fillstream.agents.sequencing import Record
+from fillstream.agents.record import Record
 from fillstream.streams import topics
 from fillstream.streams.codec import BadMessage, dead_letter, encode
 

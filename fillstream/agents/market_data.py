@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 
 from fillstream.agents import sequencing
-from fillstream.agents.guard import guarded, require_key
-from fillstream.agents.sequencing import Record
+from fillstream.agents.guard import require_key
+from fillstream.agents.record import Record
 from fillstream.app import app, settings
 from fillstream.core.model import Kind
 from fillstream.schemas.inbound import InstrumentMessage, TickMessage
@@ -21,10 +21,7 @@ from fillstream.tables import tables
 
 @app.agent(topics.symbol_inputs)
 async def route_market_data(stream) -> None:
-    async for event in stream.events():
-        for record in await sequencing.in_order(event):
-            await guarded(record, _route)
-            sequencing.advance(record)
+    await sequencing.process_in_order(stream, _route)
 
 
 async def _route(record: Record) -> None:

@@ -12,33 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.types import EventT
 
+from fillstream.agents.guard import guarded
+from fillstream.agents.record import Record
 from fillstream.app import app
 from fillstream.tables import tables
 
 logger = logging.getLogger(__name__)
 REREAD_TIMEOUT_MS = 10_000
 READ_BACK_ATTEMPTS = 3
-
-
-@dataclass(frozen=True)
-class Record:
-    """One input message, whether Faust delivered it or it was read back after a skip."""
-
-    topic: str
-    partition: int
-    offset: int
-    key: bytes | None
-    value: bytes | None
-    timestamp: float
-
-    @property
-    def progress_key(self) -> str:
-        return f"{self.topic}#{self.partition}"
 
 
 def _from_event(event: EventT) -> Record:
@@ -113,5 +98,13 @@ async def _read_back(topic: str, partition: int, start: int, stop: int) -> list[
         await consumer.stop()
 
 
-def advance(record: Record) -> None:
+def _advance(record: Record) -> None:
     tables.progress[record.progress_key] = record.offset + 1
+
+
+async def process_in_order(stream, handle) -> None:
+    """The loop of every agent: each record once, in offset order, bad ones to the dead letters."""
+    async for event in stream.events():
+        for record in await in_order(event):
+            await guarded(record, handle)
+            _advance(record)
