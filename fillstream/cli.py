@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
 from pathlib import Path
 
@@ -50,6 +51,43 @@ def _sql(args: argparse.Namespace, settings: Settings) -> int:
     return run_sql(settings, args.query)
 
 
+def _simulate_market(args: argparse.Namespace, settings: Settings) -> int:
+    from fillstream.simulate.run import run_market
+
+    bootstrap = localkafka.resolve_bootstrap(settings.kafka_bootstrap, settings.kafka_dir)
+    return asyncio.run(
+        run_market(
+            settings,
+            bootstrap,
+            crypto=args.crypto,
+            prediction=args.prediction,
+            rate=args.rate or None,
+            seconds=args.seconds,
+            seed=args.seed,
+            replay=args.replay,
+            speed=args.speed,
+        )
+    )
+
+
+def _simulate_traders(args: argparse.Namespace, settings: Settings) -> int:
+    from fillstream.simulate.run import run_traders
+
+    bootstrap = localkafka.resolve_bootstrap(settings.kafka_bootstrap, settings.kafka_dir)
+    return asyncio.run(
+        run_traders(
+            settings,
+            bootstrap,
+            accounts=args.accounts,
+            rate=args.rate or None,
+            seconds=args.seconds,
+            seed=args.seed,
+            bad_share=args.bad_share,
+            reckless_share=args.reckless_share,
+        )
+    )
+
+
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
     from fillstream.demo import run_demo
 
@@ -82,6 +120,26 @@ def build_parser() -> argparse.ArgumentParser:
     sql = roles.add_parser("sql", help="run a read-only query on the sunk data")
     sql.add_argument("query")
     sql.set_defaults(handler=_sql)
+
+    simulate = roles.add_parser("simulate", help="load sources acting as upstream systems")
+    generators = simulate.add_subparsers(dest="generator", required=True)
+    market = generators.add_parser("market", help="ticks: a seeded simulation or a file replay")
+    market.add_argument("--crypto", type=int, default=4, help="crypto symbols (GBM)")
+    market.add_argument("--prediction", type=int, default=2, help="prediction markets")
+    market.add_argument("--rate", type=float, default=1000, help="ticks/s; 0: as fast as possible")
+    market.add_argument("--seconds", type=float, default=None, help="stop after (default: never)")
+    market.add_argument("--seed", type=int, default=1)
+    market.add_argument("--replay", type=Path, default=None, help="CSV or Parquet: symbol,price,ts")
+    market.add_argument("--speed", type=float, default=1.0, help="replay pace; 0: fast as possible")
+    market.set_defaults(handler=_simulate_market)
+    traders = generators.add_parser("traders", help="accounts and their orders")
+    traders.add_argument("--accounts", type=int, default=20)
+    traders.add_argument("--rate", type=float, default=200, help="orders/s; 0: as fast as possible")
+    traders.add_argument("--seconds", type=float, default=None, help="stop after (default: never)")
+    traders.add_argument("--seed", type=int, default=1)
+    traders.add_argument("--bad-share", type=float, default=0.02, help="deliberately bad orders")
+    traders.add_argument("--reckless-share", type=float, default=0.1, help="reckless accounts")
+    traders.set_defaults(handler=_simulate_traders)
 
     demo = roles.add_parser("demo", help="start Kafka and a worker, trade a little, stop")
     demo.add_argument("--seconds", type=float, default=20.0)

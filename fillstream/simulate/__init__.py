@@ -1,0 +1,1 @@
+"""Load sources that act as upstream systems: a market simulator and an order-flow generator."""

@@ -1,0 +1,81 @@
+"""Seeded price paths: geometric Brownian motion for crypto, a bounded walk for prediction markets.
+
+The model is pure and deterministic: the same seed gives the same instruments and the same ticks,
+with timestamps on a virtual clock that advances by 1 / rate per tick.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+
+@dataclass
+class SymbolPath:
+    symbol: str
+    kind: str
+    price: float
+    volatility: float  # per square root of a second
+    decimals: int
+
+    def quoted(self) -> str:
+        return f"{self.price:.{self.decimals}f}"
+
+
+class MarketModel:
+    def __init__(
+        self, crypto: int, prediction: int, seed: int, rate: float, start: datetime
+    ) -> None:
+        self._rng = random.Random(seed)
+        self.paths: list[SymbolPath] = []
+        for n in range(crypto):
+            price = self._rng.choice([20.0, 150.0, 3_000.0, 60_000.0]) * self._rng.uniform(0.8, 1.2)
+            self.paths.append(
+                SymbolPath(f"SIM{n}-USD", "crypto", price, self._rng.uniform(0.001, 0.004), 2)
+            )
+        for n in range(prediction):
+            yes = self._rng.uniform(0.2, 0.8)
+            self.paths.append(
+                SymbolPath(f"EVENT-{n}", "prediction", yes, self._rng.uniform(0.01, 0.04), 3)
+            )
+        self._dt = 1.0 / rate
+        self._start = start
+        self._count = 0
+
+    def instruments(self) -> list[dict]:
+        return [
+            {
+                "symbol": path.symbol,
+                "kind": path.kind,
+                "taker_fee_bps": "5" if path.kind == "crypto" else "20",
+                "maker_fee_bps": "1" if path.kind == "crypto" else "0",
+                "slippage_bps": "2" if path.kind == "crypto" else "0",
+                "tick_size": "0.01" if path.kind == "crypto" else "0.001",
+                "lot_size": "0.001" if path.kind == "crypto" else "1",
+            }
+            for path in self.paths
+        ]
+
+    def ticks(self) -> Iterator[tuple[str, bytes]]:
+        """Endless (key, JSON value) ticks, the symbols in turn."""
+        paths = self.paths
+        gauss = self._rng.gauss
+        while True:
+            path = paths[self._count % len(paths)]
+            step = math.sqrt(self._dt * len(paths))
+            if path.kind == "crypto":
+                sigma = path.volatility
+                path.price *= math.exp(-0.5 * sigma * sigma * step * step + sigma * step * gauss())
+            else:
+                logit = math.log(path.price / (1 - path.price)) + path.volatility * step * gauss()
+                path.price = min(max(1 / (1 + math.exp(-logit)), 0.01), 0.99)
+            ts = self._start + timedelta(seconds=self._count * self._dt)
+            self._count += 1
+            value = (
+                f'{{"symbol":"{path.symbol}","price":"{path.quoted()}",'
+                f'"ts":"{ts.isoformat(timespec="milliseconds").replace("+00:00", "Z")}"}}'
+            )
+            yield path.symbol, value.encode()

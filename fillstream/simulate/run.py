@@ -1,0 +1,154 @@
+"""`fillstream simulate market` and `fillstream simulate traders`."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from fillstream.settings import Settings
+from fillstream.simulate.market import MarketModel
+from fillstream.simulate.publish import at_rate, publish_paced, upstream_producer
+from fillstream.simulate.replay import replay_messages
+from fillstream.simulate.traders import TraderModel
+
+
+async def run_market(
+    settings: Settings,
+    bootstrap: str,
+    *,
+    crypto: int,
+    prediction: int,
+    rate: float | None,
+    seconds: float | None,
+    seed: int,
+    replay: Path | None,
+    speed: float,
+) -> int:
+    producer = upstream_producer(bootstrap)
+    await producer.start()
+    started = time.monotonic()
+    try:
+        if replay is not None:
+            messages = replay_messages(replay, speed)
+        else:
+            model = MarketModel(crypto, prediction, seed, rate or 10_000, datetime.now(UTC))
+            for instrument in model.instruments():
+                await producer.send(
+                    settings.topic("instruments"),
+                    key=instrument["symbol"].encode(),
+                    value=json.dumps(instrument).encode(),
+                )
+            messages = at_rate(model.ticks(), rate)
+        sent = await publish_paced(producer, settings.topic("ticks"), messages, seconds=seconds)
+    finally:
+        await producer.stop()
+    elapsed = time.monotonic() - started
+    print(f"{sent} ticks in {elapsed:.1f} s: {sent / elapsed:,.0f} ticks/s")
+    return 0
+
+
+class MarketView:
+    """Instruments and last prices as published on Kafka, followed by a plain consumer."""
+
+    def __init__(self, settings: Settings, bootstrap: str) -> None:
+        self.settings = settings
+        self.bootstrap = bootstrap
+        self.instruments: dict[str, dict] = {}
+        self.prices: dict[str, str] = {}
+
+    async def load_instruments(self) -> None:
+        consumer = AIOKafkaConsumer(
+            self.settings.topic("instruments"),
+            bootstrap_servers=self.bootstrap,
+            group_id=None,
+            auto_offset_reset="earliest",
+        )
+        await consumer.start()
+        try:
+            while batches := await consumer.getmany(timeout_ms=1000):
+                for records in batches.values():
+                    for record in records:
+                        instrument = json.loads(record.value)
+                        self.instruments[instrument["symbol"]] = instrument
+        finally:
+            await consumer.stop()
+
+    async def _partitions(self, topic: str) -> list[int]:
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await admin.start()
+        try:
+            (description,) = await admin.describe_topics([topic])
+            return sorted(partition["partition"] for partition in description["partitions"])
+        finally:
+            await admin.close()
+
+    async def follow_ticks(self, stop: asyncio.Event) -> None:
+        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None)
+        await consumer.start()
+        try:
+            topic = self.settings.topic("ticks")
+            partitions = [TopicPartition(topic, n) for n in await self._partitions(topic)]
+            consumer.assign(partitions)
+            ends = await consumer.end_offsets(partitions)
+            for tp in partitions:
+                consumer.seek(tp, max(ends[tp] - 1000, 0))
+            while not stop.is_set():
+                for records in (await consumer.getmany(timeout_ms=200)).values():
+                    for record in records:
+                        tick = json.loads(record.value)
+                        self.prices[tick["symbol"]] = tick["price"]
+        finally:
+            await consumer.stop()
+
+
+async def run_traders(
+    settings: Settings,
+    bootstrap: str,
+    *,
+    accounts: int,
+    rate: float | None,
+    seconds: float | None,
+    seed: int,
+    bad_share: float,
+    reckless_share: float,
+) -> int:
+    view = MarketView(settings, bootstrap)
+    await view.load_instruments()
+    if not view.instruments:
+        print("no instruments on the instruments topic: start `fillstream simulate market` first")
+        return 1
+    stop = asyncio.Event()
+    follower = asyncio.create_task(view.follow_ticks(stop))
+    model = TraderModel(accounts, seed, bad_share, reckless_share)
+    producer = upstream_producer(bootstrap)
+    await producer.start()
+    started = time.monotonic()
+    try:
+        for key, value in model.account_messages():
+            await producer.send(settings.topic("accounts"), key=key.encode(), value=value)
+        while not view.prices:
+            if follower.done():
+                follower.result()
+                raise RuntimeError("stopped following the ticks topic")
+            await asyncio.sleep(0.1)
+
+        def orders():
+            while True:
+                yield model.order(view.instruments, view.prices)
+
+        sent = await publish_paced(
+            producer, settings.topic("orders"), at_rate(orders(), rate), seconds=seconds
+        )
+    finally:
+        stop.set()
+        await follower
+        await producer.stop()
+    elapsed = time.monotonic() - started
+    print(f"{sent} orders in {elapsed:.1f} s: {sent / elapsed:,.0f} orders/s")
+    return 0
