@@ -55,7 +55,7 @@ def _simulate_market(args: argparse.Namespace, settings: Settings) -> int:
     from fillstream.simulate.run import run_market
 
     bootstrap = localkafka.resolve_bootstrap(settings.kafka_bootstrap, settings.kafka_dir)
-    return asyncio.run(
+    result = asyncio.run(
         run_market(
             settings,
             bootstrap,
@@ -68,13 +68,15 @@ def _simulate_market(args: argparse.Namespace, settings: Settings) -> int:
             speed=args.speed,
         )
     )
+    print(f"{result.messages} ticks in {result.seconds:.1f} s: {result.rate:,.0f} ticks/s")
+    return 0
 
 
 def _simulate_traders(args: argparse.Namespace, settings: Settings) -> int:
     from fillstream.simulate.run import run_traders
 
     bootstrap = localkafka.resolve_bootstrap(settings.kafka_bootstrap, settings.kafka_dir)
-    return asyncio.run(
+    result = asyncio.run(
         run_traders(
             settings,
             bootstrap,
@@ -86,6 +88,8 @@ def _simulate_traders(args: argparse.Namespace, settings: Settings) -> int:
             reckless_share=args.reckless_share,
         )
     )
+    print(f"{result.messages} orders in {result.seconds:.1f} s: {result.rate:,.0f} orders/s")
+    return 0
 
 
 def _demo(args: argparse.Namespace, settings: Settings) -> int:
@@ -142,7 +146,7 @@ def build_parser() -> argparse.ArgumentParser:
     traders.set_defaults(handler=_simulate_traders)
 
     demo = roles.add_parser("demo", help="start Kafka and a worker, trade a little, stop")
-    demo.add_argument("--seconds", type=float, default=20.0)
+    demo.add_argument("--seconds", type=float, default=60.0)
     demo.set_defaults(handler=_demo)
     return parser
 
@@ -151,7 +155,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args, Settings())
-    except localkafka.BrokerError as error:
+    except (localkafka.BrokerError, RuntimeError) as error:
         print(f"fillstream: {error}", file=sys.stderr)
         return 1
 

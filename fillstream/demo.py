@@ -1,71 +1,40 @@
-"""`fillstream demo`: a local broker, a worker, a small trading session, a summary, a clean stop."""
+"""`fillstream demo`: a broker, a worker and the sink; simulated market and traders; a live view;
+a summary checked against the worker's state; a clean stop."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import os
-import random
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
 from collections import Counter
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka import AIOKafkaConsumer
+from aiokafka.admin import AIOKafkaAdminClient
+from rich.console import Console
+from rich.live import Live
+from rich.table import Table
 
 from fillstream import localkafka
 from fillstream.settings import Settings
+from fillstream.simulate.market import MarketModel
+from fillstream.simulate.publish import upstream_producer
+from fillstream.simulate.traders import TraderModel
 from fillstream.streams.admin import ensure_topics, pipeline_topics
 
-INSTRUMENTS = [
-    {
-        "symbol": "BTC-USD",
-        "kind": "crypto",
-        "taker_fee_bps": "5",
-        "maker_fee_bps": "1",
-        "slippage_bps": "2",
-        "tick_size": "0.01",
-        "lot_size": "0.001",
-    },
-    {
-        "symbol": "ETH-USD",
-        "kind": "crypto",
-        "taker_fee_bps": "5",
-        "maker_fee_bps": "1",
-        "slippage_bps": "3",
-        "tick_size": "0.01",
-        "lot_size": "0.01",
-    },
-    {
-        "symbol": "RAIN-TOMORROW",
-        "kind": "prediction",
-        "taker_fee_bps": "20",
-        "maker_fee_bps": "0",
-        "slippage_bps": "0",
-        "tick_size": "0.01",
-        "lot_size": "1",
-    },
-]
-START_PRICES = {
-    "BTC-USD": Decimal("60000"),
-    "ETH-USD": Decimal("3000"),
-    "RAIN-TOMORROW": Decimal("0.55"),
-}
-ACCOUNTS = [
-    {"account_id": "careful-carol", "starting_balance": "100000", "max_order_pct": "20"},
-    {"account_id": "steady-sam", "starting_balance": "50000", "max_leverage": "2"},
-    {
-        "account_id": "reckless-rick",
-        "starting_balance": "20000",
-        "max_leverage": "5",
-        "max_drawdown_pct": "2",
-    },
-]
 OUTPUTS = ("fills", "order_events", "risk_events", "dead_letters")
+TICKS_PER_SECOND = 400
+ORDERS_PER_SECOND = 100
+SEED = 42
+ANALYST_QUERY = """SELECT account_id, fills, realized - fees AS net_realized, equity
+FROM account_equity ORDER BY equity DESC LIMIT 5"""
 
 
 def run_demo(settings: Settings, seconds: float) -> int:
@@ -88,6 +57,33 @@ def run_demo(settings: Settings, seconds: float) -> int:
             print("local Kafka stopped")
 
 
+@dataclass
+class Tally:
+    """What came back on the output topics."""
+
+    counts: Counter = field(default_factory=Counter)
+    rejections: Counter = field(default_factory=Counter)
+    statuses: dict[str, list[str]] = field(default_factory=dict)
+    violations: list[dict] = field(default_factory=list)
+    last_fill: dict[str, dict] = field(default_factory=dict)
+    positions: dict[str, dict[str, Decimal]] = field(default_factory=dict)
+
+    def add(self, name: str, value: dict) -> None:
+        self.counts[name] += 1
+        if name == "order_events":
+            self.statuses.setdefault(value["order_id"], []).append(value["status"])
+            if value["status"] == "rejected":
+                self.rejections[value["reason"]] += 1
+        elif name == "fills":
+            self.last_fill[value["account_id"]] = value
+            key = value["symbol"] + (f":{value['outcome']}" if "outcome" in value else "")
+            self.positions.setdefault(value["account_id"], {})[key] = Decimal(
+                value["position_quantity"]
+            )
+        elif name == "risk_events" and value["type"] == "drawdown_violation":
+            self.violations.append(value)
+
+
 async def _demo(base: Settings, bootstrap: str, seconds: float) -> int:
     run_id = datetime.now(UTC).strftime("demo-%Y%m%d%H%M%S")
     settings = base.model_copy(update={"topic_prefix": f"{run_id}.", "app_id": run_id})
@@ -101,13 +97,219 @@ async def _demo(base: Settings, bootstrap: str, seconds: float) -> int:
         f"topics prefixed {settings.topic_prefix!r}"
     )
     try:
-        counts = await _trade(settings, bootstrap, seconds, worker)
-        await _print_analytics(sink_port, counts["fills"], sink)
+        session = Session(settings, bootstrap, worker, web_port)
+        tally = await session.run(seconds)
+        _print_summary(tally, session)
+        await _print_analytics(sink_port, tally.counts["fills"], sink)
     finally:
         for name, process in (("worker", worker), ("sink", sink)):
             _stop(process)
             print(f"{name} stopped")
-    return 0 if counts["fills"] > 0 else 1
+    return 0 if tally.counts["fills"] > 0 else 1
+
+
+class Session:
+    """Simulated market and traders publishing while the outputs are tallied and shown."""
+
+    def __init__(
+        self, settings: Settings, bootstrap: str, worker: subprocess.Popen, web_port: int
+    ) -> None:
+        self.settings = settings
+        self.bootstrap = bootstrap
+        self.worker = worker
+        self.web_port = web_port
+        self.market = MarketModel(3, 2, SEED, TICKS_PER_SECOND, datetime.now(UTC))
+        self.instruments = {i["symbol"]: i for i in self.market.instruments()}
+        self.traders = TraderModel(12, SEED, bad_share=0.03, reckless_share=0.25)
+        self.prices: dict[str, str] = {}
+        self.sent: Counter = Counter()
+        self.tally = Tally()
+        self.resting_at_end = 0
+        self._lag = 0
+
+    async def run(self, seconds: float) -> Tally:
+        producer = upstream_producer(self.bootstrap)
+        consumer = AIOKafkaConsumer(
+            *(self.settings.topic(name) for name in OUTPUTS),
+            bootstrap_servers=self.bootstrap,
+            auto_offset_reset="earliest",
+            group_id=None,
+        )
+        await producer.start()
+        await consumer.start()
+        try:
+            await self._open_accounts(producer, consumer)
+            await self._trade(producer, consumer, seconds)
+            await producer.flush()
+            await self._settle(consumer)
+            self.resting_at_end = self._resting_orders()
+        finally:
+            await producer.stop()
+            await consumer.stop()
+        return self.tally
+
+    async def _send(self, producer, name: str, key: str, value: bytes) -> None:
+        await producer.send(self.settings.topic(name), key=key.encode(), value=value)
+        self.sent[name] += 1
+
+    async def _collect(self, consumer) -> None:
+        names = {self.settings.topic(name): name for name in OUTPUTS}
+        for records in (await consumer.getmany(timeout_ms=50)).values():
+            for record in records:
+                self.tally.add(names[record.topic], json.loads(record.value))
+
+    def _check_worker(self) -> None:
+        if self.worker.poll() is not None:
+            raise RuntimeError("the worker exited; see var/demo-worker.log")
+
+    async def _open_accounts(self, producer, consumer) -> None:
+        for symbol, instrument in self.instruments.items():
+            await self._send(producer, "instruments", symbol, json.dumps(instrument).encode())
+        for key, value in self.traders.account_messages():
+            await self._send(producer, "accounts", key, value)
+        await producer.flush()
+        while self.tally.counts["risk_events"] < len(self.traders.accounts):
+            self._check_worker()
+            await self._collect(consumer)
+
+    async def _trade(self, producer, consumer, seconds: float) -> None:
+        ticks = self.market.ticks()
+        start = time.monotonic()
+        view = _LiveView(self)
+        with view:
+            while (elapsed := time.monotonic() - start) < seconds:
+                self._check_worker()
+                while self.sent["ticks"] < elapsed * TICKS_PER_SECOND:
+                    symbol, value = next(ticks)
+                    self.prices[symbol] = json.loads(value)["price"]
+                    await self._send(producer, "ticks", symbol, value)
+                while self.sent["orders"] < elapsed * ORDERS_PER_SECOND:
+                    key, value = self.traders.order(self.instruments, self.prices)
+                    await self._send(producer, "orders", key, value)
+                await self._collect(consumer)
+                view.refresh(elapsed)
+                await asyncio.sleep(0.02)
+
+    async def _settle(self, consumer) -> None:
+        """Read until every sound order has an event and the worker has caught up."""
+        deadline = time.monotonic() + 30
+        quiet_since = time.monotonic()
+        while time.monotonic() < deadline:
+            before = sum(self.tally.counts.values())
+            await self._collect(consumer)
+            if sum(self.tally.counts.values()) != before:
+                quiet_since = time.monotonic()
+            elif time.monotonic() - quiet_since > 2 and await self._worker_lag() == 0:
+                return
+
+    async def _worker_lag(self) -> int:
+        """Records of the worker's inputs not yet processed (committed) by its consumer group."""
+        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        await admin.start()
+        try:
+            committed = await admin.list_consumer_group_offsets(self.settings.app_id)
+            inputs = {self.settings.topic(n) for n in ("orders", "ticks", "market_data")}
+            tps = [tp for tp in committed if tp.topic in inputs]
+            consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None)
+            await consumer.start()
+            try:
+                ends = await consumer.end_offsets(tps) if tps else {}
+            finally:
+                await consumer.stop()
+            self._lag = sum(max(ends[tp] - committed[tp].offset, 0) for tp in tps)
+            return self._lag
+        finally:
+            await admin.close()
+
+    def _resting_orders(self) -> int:
+        """Resting orders as the worker's state holds them, account by account."""
+        total = 0
+        for account in self.traders.accounts:
+            url = f"http://127.0.0.1:{self.web_port}/accounts/{account['account_id']}/"
+            with urllib.request.urlopen(url, timeout=10) as response:
+                total += len(json.loads(response.read())["resting"])
+        return total
+
+
+class _LiveView:
+    """A rich table redrawn in a terminal; a plain line every five seconds elsewhere."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self.console = Console()
+        self.live = Live(console=self.console, refresh_per_second=4, transient=False)
+        self._last_line = 0.0
+        self._last_events = (0, time.monotonic())
+        self._rate = 0.0
+
+    def __enter__(self) -> _LiveView:
+        if self.console.is_terminal:
+            self.live.__enter__()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self.console.is_terminal:
+            self.live.__exit__(*exc)
+
+    def refresh(self, elapsed: float) -> None:
+        s = self.session
+        events = sum(s.tally.counts.values())
+        then_events, then = self._last_events
+        if time.monotonic() - then >= 1:
+            self._rate = (events - then_events) / (time.monotonic() - then)
+            self._last_events = (events, time.monotonic())
+        rows = [
+            ("elapsed", f"{elapsed:5.1f} s"),
+            ("ticks sent", f"{s.sent['ticks']:,}"),
+            ("orders sent", f"{s.sent['orders']:,}"),
+            ("fills", f"{s.tally.counts['fills']:,}"),
+            ("order events", f"{s.tally.counts['order_events']:,}"),
+            ("rejections", ", ".join(f"{r} {n}" for r, n in s.tally.rejections.most_common())),
+            ("drawdown violations", str(len(s.tally.violations))),
+            ("dead letters", str(s.tally.counts["dead_letters"])),
+            ("output events/s", f"{self._rate:,.0f}"),
+            ("worker lag (last check)", str(s._lag)),
+        ]
+        if self.console.is_terminal:
+            table = Table(title="fillstream demo", show_header=False)
+            for label, value in rows:
+                table.add_row(label, value)
+            self.live.update(table)
+        elif elapsed - self._last_line >= 5:
+            self._last_line = elapsed
+            print("  " + "  ".join(f"{label} {value}" for label, value in rows[:5] + rows[7:8]))
+
+
+def _equity(tally: Tally, account: dict, prices: dict[str, str]) -> Decimal:
+    """Cash after the last fill plus every position at the last published price."""
+    last = tally.last_fill.get(account["account_id"])
+    equity = Decimal(last["cash_after"]) if last else Decimal(account["starting_balance"])
+    for key, quantity in tally.positions.get(account["account_id"], {}).items():
+        symbol, _, outcome = key.partition(":")
+        price = Decimal(prices[symbol])
+        equity += quantity * (1 - price if outcome == "no" else price)
+    return equity
+
+
+def _print_summary(tally: Tally, session: Session) -> None:
+    ended = sum(1 for s in tally.statuses.values() if set(s) & {"filled", "cancelled", "rejected"})
+    print("\nsummary")
+    print(f"  ticks sent: {session.sent['ticks']}, orders sent: {session.sent['orders']}")
+    print(f"  fills: {tally.counts['fills']}")
+    print(f"  orders ended: {ended}, resting at the end: {session.resting_at_end}")
+    print(f"  dead letters: {tally.counts['dead_letters']}")
+    print("  rejections by reason: " + (", ".join(
+        f"{reason} {n}" for reason, n in tally.rejections.most_common()) or "none"))  # fmt: skip
+    for violation in tally.violations:
+        print(f"  drawdown violation: {violation['account_id']} at equity {violation['equity']} "
+              f"({Decimal(violation['drawdown_pct']):.2f} % below peak "
+              f"{Decimal(violation['peak_equity']):.2f})")  # fmt: skip
+    ranked = sorted(
+        ((_equity(tally, a, session.prices), a["account_id"]) for a in session.traders.accounts),
+        reverse=True,
+    )
+    print("  best accounts by equity:  " + ", ".join(f"{a} {e:.2f}" for e, a in ranked[:3]))
+    print("  worst accounts by equity: " + ", ".join(f"{a} {e:.2f}" for e, a in ranked[-3:]))
 
 
 def _start(
@@ -153,10 +355,6 @@ def _sql(port: int, query: str) -> dict | None:
         return None
 
 
-ANALYST_QUERY = """SELECT account_id, fills, realized - fees AS net_realized, equity
-FROM account_equity ORDER BY equity DESC"""
-
-
 async def _print_analytics(port: int, fills: int, sink: subprocess.Popen) -> None:
     """Wait until the sink holds every fill seen, then ask ClickHouse what analysts would."""
     deadline = time.monotonic() + 60
@@ -183,156 +381,3 @@ def _short(value: object) -> str:
         except ArithmeticError:
             return value
     return str(value)
-
-
-async def _trade(settings: Settings, bootstrap: str, seconds: float, worker) -> Counter:
-    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=5)
-    consumer = AIOKafkaConsumer(
-        *(settings.topic(name) for name in OUTPUTS),
-        bootstrap_servers=bootstrap,
-        auto_offset_reset="earliest",
-        group_id=None,
-    )
-    await producer.start()
-    await consumer.start()
-    names = {settings.topic(name): name for name in OUTPUTS}
-    counts: Counter = Counter()
-    rejections: Counter = Counter()
-    cash: dict[str, str] = {}
-    positions: dict[str, dict[str, Decimal]] = {}
-    violations: list[dict] = []
-    rng = random.Random(42)
-    prices = dict(START_PRICES)
-
-    async def send(topic: str, key: str, value: dict | bytes) -> None:
-        raw = value if isinstance(value, bytes) else json.dumps(value).encode()
-        await producer.send(settings.topic(topic), key=key.encode(), value=raw)
-
-    async def collect() -> None:
-        for records in (await consumer.getmany(timeout_ms=100)).values():
-            for record in records:
-                name = names[record.topic]
-                value = json.loads(record.value)
-                counts[name] += 1
-                if name == "order_events" and value["status"] == "rejected":
-                    rejections[value["reason"]] += 1
-                elif name == "fills":
-                    cash[value["account_id"]] = value["cash_after"]
-                    key = value["symbol"] + (f":{value['outcome']}" if "outcome" in value else "")
-                    positions.setdefault(value["account_id"], {})[key] = Decimal(
-                        value["position_quantity"]
-                    )
-                elif name == "risk_events" and value["type"] == "drawdown_violation":
-                    violations.append(value)
-
-    try:
-        for instrument in INSTRUMENTS:
-            await send("instruments", instrument["symbol"], instrument)
-        for account in ACCOUNTS:
-            await send("accounts", account["account_id"], account)
-        await producer.flush()
-        while counts["risk_events"] < len(ACCOUNTS):  # each opening is announced
-            if worker.poll() is not None:
-                raise RuntimeError("the worker exited; see var/demo-worker.log")
-            await collect()
-        print("accounts open; trading")
-        sequence = 0
-        deadline = time.monotonic() + seconds
-        next_report = time.monotonic() + 1
-        while time.monotonic() < deadline:
-            if worker.poll() is not None:
-                raise RuntimeError("the worker exited; see var/demo-worker.log")
-            for symbol, price in prices.items():
-                step = Decimal(str(round(rng.gauss(0, 0.004), 6)))
-                if symbol == "RAIN-TOMORROW":
-                    price = min(max(price + step * 5, Decimal("0.02")), Decimal("0.98"))
-                else:
-                    price = price * (1 + step)
-                prices[symbol] = price.quantize(Decimal("0.01"))
-                await send(
-                    "ticks",
-                    symbol,
-                    {
-                        "symbol": symbol,
-                        "price": str(prices[symbol]),
-                        "ts": datetime.now(UTC).isoformat(),
-                    },
-                )
-            for account in ACCOUNTS:
-                sequence += 1
-                await send(
-                    "orders",
-                    account["account_id"],
-                    _random_order(rng, account["account_id"], sequence, prices),
-                )
-            if sequence % 60 == 0:
-                await send("orders", "careful-carol", b'{"order_id": "broken", ')
-            await collect()
-            if time.monotonic() >= next_report:
-                next_report += 1
-                print(
-                    f"  fills {counts['fills']:5d}  order events {counts['order_events']:5d}  "
-                    f"rejections {sum(rejections.values()):4d}  violations {len(violations)}  "
-                    f"dead letters {counts['dead_letters']}"
-                )
-            await asyncio.sleep(0.05)
-        settle = time.monotonic() + 5
-        while time.monotonic() < settle:
-            await collect()
-    finally:
-        await producer.stop()
-        await consumer.stop()
-    _print_summary(counts, rejections, violations, cash, positions, prices)
-    return counts
-
-
-def _random_order(rng: random.Random, account_id: str, sequence: int, prices) -> dict:
-    symbol = rng.choice(list(prices))
-    side = rng.choice(["buy", "sell"])
-    order = {
-        "order_id": f"{account_id}-{sequence}",
-        "account_id": account_id,
-        "symbol": symbol,
-        "side": side,
-        "type": "market",
-    }
-    if symbol == "RAIN-TOMORROW":
-        order.update(outcome=rng.choice(["yes", "no"]), quantity=str(rng.randint(10, 400)))
-        order["side"] = "buy" if rng.random() < 0.7 else "sell"
-    else:
-        lot = Decimal("0.001") if symbol == "BTC-USD" else Decimal("0.01")
-        order["quantity"] = str(lot * rng.randint(1, 200 if account_id == "reckless-rick" else 40))
-    if rng.random() < 0.3:
-        reference = prices[symbol] if order.get("outcome") != "no" else 1 - prices[symbol]
-        offset = Decimal("0.995") if order["side"] == "buy" else Decimal("1.005")
-        order.update(type="limit", limit_price=str((reference * offset).quantize(Decimal("0.01"))))
-    return order
-
-
-def _print_summary(counts, rejections, violations, cash, positions, prices) -> None:
-    print("\nsummary")
-    print(
-        f"  fills: {counts['fills']}, order events: {counts['order_events']}, "
-        f"dead letters: {counts['dead_letters']}"
-    )
-    print(
-        "  rejections by reason: "
-        + (", ".join(f"{reason} {n}" for reason, n in rejections.most_common()) or "none")
-    )
-    for violation in violations:
-        print(
-            f"  drawdown violation: {violation['account_id']} at equity {violation['equity']} "
-            f"({Decimal(violation['drawdown_pct']):.2f} % below peak {violation['peak_equity']})"
-        )
-    print("  accounts by equity (cash + positions at the last prices):")
-    equities = {}
-    for account in ACCOUNTS:
-        account_id = account["account_id"]
-        equity = Decimal(cash.get(account_id, account["starting_balance"]))
-        for key, quantity in positions.get(account_id, {}).items():
-            symbol, _, outcome = key.partition(":")
-            mark = 1 - prices[symbol] if outcome == "no" else prices[symbol]
-            equity += quantity * mark
-        equities[account_id] = equity
-    for account_id, equity in sorted(equities.items(), key=lambda item: -item[1]):
-        print(f"    {account_id:15s} {equity:14.2f}")

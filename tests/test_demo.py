@@ -1,17 +1,45 @@
-"""`fillstream demo` in short mode: trades, prints its summary, stops its worker."""
+"""`fillstream demo` in short mode: its summary agrees with the topics and the worker's state."""
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import re
 import subprocess
 import sys
+from collections import defaultdict
 from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer
 
 from tests.support import REPO_ROOT
 
+TERMINAL = {"filled", "cancelled", "rejected"}
 
-def test_short_demo_trades_and_stops_cleanly(kafka_bootstrap: str, tmp_path: Path) -> None:
+
+async def read_all(bootstrap: str, topic: str) -> list[bytes]:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    values: list[bytes] = []
+    try:
+        while batches := await consumer.getmany(timeout_ms=3000):
+            for records in batches.values():
+                values.extend(record.value for record in records)
+    finally:
+        await consumer.stop()
+    return values
+
+
+def figure(stdout: str, label: str) -> int:
+    return int(re.search(rf"{label}: (\d+)", stdout).group(1))
+
+
+async def test_short_demo_summary_agrees_with_the_topics(
+    kafka_bootstrap: str, tmp_path: Path
+) -> None:
     env = {key: value for key, value in os.environ.items() if not key.startswith("FILLSTREAM_")}
     env.update(
         FILLSTREAM_KAFKA_BOOTSTRAP=kafka_bootstrap,
@@ -19,24 +47,44 @@ def test_short_demo_trades_and_stops_cleanly(kafka_bootstrap: str, tmp_path: Pat
         FILLSTREAM_CONFIG=str(tmp_path / "none.toml"),
     )
     result = subprocess.run(
-        [sys.executable, "-m", "fillstream.cli", "demo", "--seconds", "4"],
+        [sys.executable, "-m", "fillstream.cli", "demo", "--seconds", "6"],
         env=env,
         cwd=REPO_ROOT,
         capture_output=True,
         text=True,
-        timeout=180,
+        timeout=240,
     )
-    assert result.returncode == 0, result.stdout + result.stderr
-    fills = int(re.search(r"fills: (\d+)", result.stdout).group(1))
-    assert fills > 0
-    assert "accounts by equity" in result.stdout
-    assert "ClickHouse (through the sink)" in result.stdout
-    analyst_rows = result.stdout.split("ClickHouse (through the sink)")[1].splitlines()[2:5]
-    assert sorted(row.split()[0] for row in analyst_rows) == [
-        "careful-carol",
-        "reckless-rick",
-        "steady-sam",
-    ]
-    assert result.stdout.rstrip().endswith("worker stopped\nsink stopped")
+    out = result.stdout
+    assert result.returncode == 0, out + result.stderr
+    prefix = re.search(r"topics prefixed '([^']+)'", out).group(1)
+
+    fills = await read_all(kafka_bootstrap, f"{prefix}fills")
+    assert figure(out, "fills") == len(fills) > 0
+    assert len({json.loads(v)["fill_id"] for v in fills}) == len(fills)
+
+    orders = await read_all(kafka_bootstrap, f"{prefix}orders")
+    assert figure(out, "orders sent") == len(orders)
+    sound = []
+    for value in orders:
+        with contextlib.suppress(ValueError):
+            sound.append(json.loads(value)["order_id"])
+    letters = await read_all(kafka_bootstrap, f"{prefix}dead-letters")
+    assert len(letters) == len(orders) - len(sound) == figure(out, "dead letters")
+
+    terminal = defaultdict(int)
+    seen = set()
+    for value in await read_all(kafka_bootstrap, f"{prefix}order-events"):
+        event = json.loads(value)
+        seen.add(event["order_id"])
+        terminal[event["order_id"]] += event["status"] in TERMINAL
+    assert seen == set(sound)
+    assert max(terminal.values()) == 1
+    still_open = [order_id for order_id in sound if terminal[order_id] == 0]
+    # Orders with no terminal event are exactly the ones the worker holds as resting.
+    assert len(still_open) == figure(out, "resting at the end")
+    assert figure(out, "orders ended") == len(sound) - len(still_open)
+
+    assert "ClickHouse (through the sink)" in out
+    assert out.rstrip().endswith("worker stopped\nsink stopped")
     for role in ("worker", "sink"):
         assert "Traceback" not in (tmp_path / f"demo-{role}.log").read_text()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,6 +19,16 @@ from fillstream.simulate.replay import replay_messages
 from fillstream.simulate.traders import TraderModel
 
 
+@dataclass(frozen=True)
+class Throughput:
+    messages: int
+    seconds: float
+
+    @property
+    def rate(self) -> float:
+        return self.messages / self.seconds
+
+
 async def run_market(
     settings: Settings,
     bootstrap: str,
@@ -29,7 +40,7 @@ async def run_market(
     seed: int,
     replay: Path | None,
     speed: float,
-) -> int:
+) -> Throughput:
     producer = upstream_producer(bootstrap)
     await producer.start()
     started = time.monotonic()
@@ -48,9 +59,7 @@ async def run_market(
         sent = await publish_paced(producer, settings.topic("ticks"), messages, seconds=seconds)
     finally:
         await producer.stop()
-    elapsed = time.monotonic() - started
-    print(f"{sent} ticks in {elapsed:.1f} s: {sent / elapsed:,.0f} ticks/s")
-    return 0
+    return Throughput(sent, time.monotonic() - started)
 
 
 class MarketView:
@@ -117,12 +126,11 @@ async def run_traders(
     seed: int,
     bad_share: float,
     reckless_share: float,
-) -> int:
+) -> Throughput:
     view = MarketView(settings, bootstrap)
     await view.load_instruments()
     if not view.instruments:
-        print("no instruments on the instruments topic: start `fillstream simulate market` first")
-        return 1
+        raise RuntimeError("no instruments published yet: start `fillstream simulate market` first")
     stop = asyncio.Event()
     follower = asyncio.create_task(view.follow_ticks(stop))
     model = TraderModel(accounts, seed, bad_share, reckless_share)
@@ -149,6 +157,4 @@ async def run_traders(
         stop.set()
         await follower
         await producer.stop()
-    elapsed = time.monotonic() - started
-    print(f"{sent} orders in {elapsed:.1f} s: {sent / elapsed:,.0f} orders/s")
-    return 0
+    return Throughput(sent, time.monotonic() - started)

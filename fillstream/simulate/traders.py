@@ -13,7 +13,7 @@ import random
 from collections.abc import Mapping
 from decimal import Decimal
 
-RECKLESS_LIMITS = {"max_leverage": "5", "max_drawdown_pct": "3"}
+RECKLESS_LIMITS = {"max_leverage": "5", "max_order_pct": "100", "max_drawdown_pct": "2"}
 
 
 class TraderModel:
@@ -27,7 +27,7 @@ class TraderModel:
                 "account_id": f"{'reckless' if reckless else 'trader'}-{n:04d}",
                 "starting_balance": str(self._rng.choice([10_000, 50_000, 100_000])),
                 "max_order_pct": "25",
-            }
+            }  # reckless ones override the limits below
             if reckless:
                 account.update(RECKLESS_LIMITS)
             self.accounts.append(account)
