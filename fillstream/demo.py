@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import signal
 import subprocess
@@ -30,8 +31,8 @@ from fillstream.simulate.traders import TraderModel
 from fillstream.streams.admin import ensure_topics, pipeline_topics
 
 OUTPUTS = ("fills", "order_events", "risk_events", "dead_letters")
-TICKS_PER_SECOND = 400
-ORDERS_PER_SECOND = 100
+TICKS_PER_SECOND = 100
+ORDERS_PER_SECOND = 40
 SEED = 42
 ANALYST_QUERY = """SELECT account_id, fills, realized - fees AS net_realized, equity
 FROM account_equity ORDER BY equity DESC LIMIT 5"""
@@ -49,6 +50,8 @@ def run_demo(settings: Settings, seconds: float) -> int:
             started_broker = True
         bootstrap = running.bootstrap
     print(f"Kafka at {bootstrap}")
+    # Fresh topics have no leader for a moment; the clients retry, and the demo keeps quiet.
+    logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
         return asyncio.run(_demo(settings, bootstrap, seconds))
     finally:
@@ -143,6 +146,8 @@ class Session:
             await producer.flush()
             await self._settle(consumer)
             self.resting_at_end = self._resting_orders()
+            if self._lag:
+                print(f"  the worker is still {self._lag} records behind: figures are partial")
         finally:
             await producer.stop()
             await consumer.stop()

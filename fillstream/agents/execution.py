@@ -8,13 +8,20 @@ from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
 
+from fillstream import metrics
 from fillstream.agents import sequencing
 from fillstream.agents.guard import record_time, require_key
 from fillstream.agents.record import Record
 from fillstream.app import app, settings
 from fillstream.core import engine
 from fillstream.core.events import AccountStatusChanged, Event, Fill, OrderEvent
-from fillstream.core.model import Account, AccountLimits, Instrument, split_position_key
+from fillstream.core.model import (
+    Account,
+    AccountLimits,
+    Instrument,
+    SeenOrder,
+    split_position_key,
+)
 from fillstream.schemas.inbound import (
     AccountMessage,
     InstrumentMessage,
@@ -32,7 +39,7 @@ from fillstream.schemas.outbound import (
 from fillstream.streams import topics
 from fillstream.streams.codec import decode, encode
 from fillstream.tables import tables
-from fillstream.tables.account_state import dump_account, load_account
+from fillstream.tables.account_state import dump_account, dump_seen, load_account, load_seen
 from fillstream.tables.tables import market_key
 
 DUPLICATE_WINDOW = timedelta(hours=settings.duplicate_window_hours)
@@ -40,7 +47,7 @@ DUPLICATE_WINDOW = timedelta(hours=settings.duplicate_window_hours)
 
 @app.agent(topics.account_inputs)
 async def execute(stream) -> None:
-    await sequencing.process_in_order(stream, _handle)
+    await sequencing.process_in_order(stream, _handle, agent="execute")
 
 
 async def _handle(record: Record) -> None:
@@ -61,13 +68,15 @@ def _on_order(record: Record) -> list[Event]:
     order = to_order(message)
     account = _load(message.account_id)
     offset = record.offset
-    if engine.is_replay(account, order, offset):
+    order_ids = _OrderIds(message.account_id)
+    if engine.is_replay(order_ids, order, offset):
         return []
     watched_before = _watched_symbols(account)
     events = engine.submit_order(
         account,
         order,
         _market(record.partition),
+        order_ids=order_ids,
         now=message.ts or record_time(record),
         offset=offset,
         duplicate_window=DUPLICATE_WINDOW,
@@ -75,6 +84,20 @@ def _on_order(record: Record) -> list[Event]:
     if account is not None:
         _save(account, watched_before, record.partition)
     return events
+
+
+class _OrderIds:
+    """An account's used order ids, one table row each."""
+
+    def __init__(self, account_id: str) -> None:
+        self.prefix = f"{account_id}/"
+
+    def get(self, order_id: str) -> SeenOrder | None:
+        document = tables.order_ids.get(self.prefix + order_id)
+        return load_seen(document) if document else None
+
+    def add(self, order_id: str, seen: SeenOrder) -> None:
+        tables.order_ids[self.prefix + order_id] = dump_seen(seen)
 
 
 def _on_account(record: Record) -> list[Event]:
@@ -112,7 +135,9 @@ def _on_market_data(record: Record) -> list[Event]:
     payload = json.loads(record.value, parse_float=Decimal)
     if "instrument" in payload:
         instrument = InstrumentMessage.model_validate(payload["instrument"])
-        tables.instruments[market_key(instrument.symbol, partition)] = payload["instrument"]
+        key = market_key(instrument.symbol, partition)
+        tables.instruments[key] = payload["instrument"]
+        _instruments[key] = to_instrument(instrument)
         return []
     tick = TickMessage.model_validate(payload["tick"])
     key = market_key(tick.symbol, partition)
@@ -130,10 +155,26 @@ def _on_market_data(record: Record) -> list[Event]:
     return events
 
 
+# Decoded instruments by market key: validating the stored document on every lookup dominated
+# the cost of a tick. Cleared when partitions move, since another worker may have updated them.
+_instruments: dict[str, Instrument] = {}
+
+
+@app.on_partitions_revoked.connect
+async def _forget_instruments(sender: object, revoked: object, **kwargs: object) -> None:
+    _instruments.clear()
+
+
 def _market(partition: int) -> engine.Market:
     def instrument(symbol: str) -> Instrument | None:
-        document = tables.instruments.get(market_key(symbol, partition))
-        return to_instrument(InstrumentMessage.model_validate(document)) if document else None
+        key = market_key(symbol, partition)
+        cached = _instruments.get(key)
+        if cached is None:
+            document = tables.instruments.get(key)
+            if document is None:
+                return None
+            cached = _instruments[key] = to_instrument(InstrumentMessage.model_validate(document))
+        return cached
 
     def last_price(symbol: str) -> Decimal | None:
         document = tables.prices.get(market_key(symbol, partition))
@@ -170,16 +211,16 @@ def _save(account: Account, watched_before: set[str], partition: int) -> None:
 async def _publish(outcome: Event) -> None:
     key = outcome.account_id.encode()
     if isinstance(outcome, Fill):
-        await topics.fills.send(key=key, value=encode(FillMessage.model_validate(outcome)))
+        topic, message = topics.fills, FillMessage.model_validate(outcome)
+        metrics.FILLS.labels(outcome.liquidity.value, str(outcome.liquidation).lower()).inc()
     elif isinstance(outcome, OrderEvent):
-        await topics.order_events.send(
-            key=key, value=encode(OrderEventMessage.model_validate(outcome))
-        )
+        topic, message = topics.order_events, OrderEventMessage.model_validate(outcome)
+        reason = outcome.reason.value if outcome.reason else ""
+        metrics.ORDER_EVENTS.labels(outcome.status.value, reason).inc()
     elif isinstance(outcome, AccountStatusChanged):
-        await topics.risk_events.send(
-            key=key, value=encode(AccountStatusMessage.model_validate(outcome))
-        )
+        topic, message = topics.risk_events, AccountStatusMessage.model_validate(outcome)
     else:
-        await topics.risk_events.send(
-            key=key, value=encode(DrawdownViolationMessage.model_validate(outcome))
-        )
+        topic, message = topics.risk_events, DrawdownViolationMessage.model_validate(outcome)
+        metrics.DRAWDOWN_VIOLATIONS.inc()
+    await topic.send(key=key, value=encode(message))
+    metrics.MESSAGES_OUT.labels(topic.get_topic_name()).inc()

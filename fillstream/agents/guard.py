@@ -6,6 +6,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 
+from fillstream import metrics
 from fillstream.agents.record import Record
 from fillstream.streams import topics
 from fillstream.streams.codec import BadMessage, dead_letter, encode
@@ -45,3 +46,5 @@ async def _send_dead_letter(record: Record, error: str) -> None:
         ts=record_time(record),
     )
     await topics.dead_letters.send(key=record.key, value=encode(letter))
+    metrics.DEAD_LETTERS.labels(record.topic).inc()
+    metrics.MESSAGES_OUT.labels(topics.dead_letters.get_topic_name()).inc()

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 
+from fillstream import metrics
 from fillstream.agents import sequencing
 from fillstream.agents.guard import require_key
 from fillstream.agents.record import Record
@@ -21,7 +22,7 @@ from fillstream.tables import tables
 
 @app.agent(topics.symbol_inputs)
 async def route_market_data(stream) -> None:
-    await sequencing.process_in_order(stream, _route)
+    await sequencing.process_in_order(stream, _route, agent="route_market_data")
 
 
 async def _route(record: Record) -> None:
@@ -42,3 +43,4 @@ async def _broadcast(symbol: str, payload: dict) -> None:
     value = json.dumps(payload).encode()
     for partition in range(settings.topic_partitions):
         await topics.market_data.send(key=symbol.encode(), value=value, partition=partition)
+    metrics.MESSAGES_OUT.labels(topics.market_data.get_topic_name()).inc(settings.topic_partitions)

@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.types import EventT
 
+from fillstream import metrics
 from fillstream.agents.guard import guarded
 from fillstream.agents.record import Record
 from fillstream.app import app
@@ -102,9 +104,13 @@ def _advance(record: Record) -> None:
     tables.progress[record.progress_key] = record.offset + 1
 
 
-async def process_in_order(stream, handle) -> None:
+async def process_in_order(stream, handle, agent: str) -> None:
     """The loop of every agent: each record once, in offset order, bad ones to the dead letters."""
+    timer = metrics.PROCESSING_SECONDS.labels(agent)
     async for event in stream.events():
         for record in await in_order(event):
+            started = time.perf_counter()
             await guarded(record, handle)
             _advance(record)
+            timer.observe(time.perf_counter() - started)
+            metrics.MESSAGES_IN.labels(record.topic).inc()

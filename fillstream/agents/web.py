@@ -1,18 +1,47 @@
-"""Read-only HTTP views of the worker's state, for operators and for tests that must wait on it."""
+"""The worker's HTTP views: state for operators and tests, health, readiness and metrics."""
 
 from __future__ import annotations
 
-from faust.web import Request, Response, View
+import time
+from collections.abc import Awaitable, Callable
+from functools import wraps
 
+from aiokafka.admin import AIOKafkaAdminClient
+from faust.types import TP
+from faust.web import Request, Response, View
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from fillstream import metrics
 from fillstream.app import app, settings
 from fillstream.tables import tables
 from fillstream.tables.tables import market_key
+
+KAFKA_CHECK_TIMEOUT_MS = 2000
+
+
+def timed(route: str) -> Callable:
+    """Records each request's latency under its route and status."""
+
+    def decorate(handler: Callable[..., Awaitable[Response]]) -> Callable:
+        @wraps(handler)
+        async def measured(self: View, request: Request, **kwargs: str) -> Response:
+            started = time.perf_counter()
+            response = await handler(self, request, **kwargs)
+            metrics.HTTP_SECONDS.labels(route, str(response.status)).observe(
+                time.perf_counter() - started
+            )
+            return response
+
+        return measured
+
+    return decorate
 
 
 @app.page("/market/{symbol}/")
 class MarketView(View):
     """The last tick of a symbol as each account partition on this worker sees it."""
 
+    @timed("/market/{symbol}/")
     async def get(self, request: Request, symbol: str) -> Response:
         partitions = {
             str(partition): tables.prices.get(market_key(symbol, partition))
@@ -25,8 +54,74 @@ class MarketView(View):
 class AccountView(View):
     """The account's stored state, when this worker holds its partition."""
 
+    @timed("/accounts/{account_id}/")
     async def get(self, request: Request, account_id: str) -> Response:
         document = tables.accounts.get(account_id)
         if document is None:
             return self.json({"error": f"account {account_id!r} not on this worker"}, status=404)
         return self.json(document)
+
+
+@app.page("/health")
+class HealthView(View):
+    """The process is alive and serving."""
+
+    @timed("/health")
+    async def get(self, request: Request) -> Response:
+        return self.json({"status": "ok"})
+
+
+@app.page("/ready")
+class ReadyView(View):
+    """Ready to process: Kafka answers and the assigned partitions' tables are recovered."""
+
+    @timed("/ready")
+    async def get(self, request: Request) -> Response:
+        checks = {"kafka": await _kafka_check(), "recovery": _recovery_check()}
+        ready = all(check["ok"] for check in checks.values())
+        return self.json({"ready": ready, "checks": checks}, status=200 if ready else 503)
+
+
+@app.page("/metrics")
+class MetricsView(View):
+    """Prometheus exposition of this process's metrics."""
+
+    @timed("/metrics")
+    async def get(self, request: Request) -> Response:
+        _update_lag()
+        return self.bytes(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
+
+async def _kafka_check() -> dict:
+    bootstrap = [f"{url.host}:{url.port}" for url in app.conf.broker]
+    admin = AIOKafkaAdminClient(
+        bootstrap_servers=bootstrap, request_timeout_ms=KAFKA_CHECK_TIMEOUT_MS
+    )
+    try:
+        await admin.start()
+        brokers = (await admin.describe_cluster())["brokers"]
+        return {"ok": bool(brokers), "brokers": len(brokers)}
+    except Exception as error:
+        return {"ok": False, "error": f"{type(error).__name__}: {error}"}
+    finally:
+        await admin.close()
+
+
+def _recovery_check() -> dict:
+    recovery = app.tables.recovery
+    recovered = recovery.completed.is_set() and not app.rebalancing
+    return {"ok": recovered, "in_recovery": recovery.in_recovery, "rebalancing": app.rebalancing}
+
+
+def _update_lag() -> None:
+    """Lag per assigned source partition: the end of the log less the next offset to process."""
+    consumer = app.consumer
+    for tp in consumer.assignment():
+        if tp.topic.endswith("-changelog") or "__assignor" in tp.topic:
+            continue
+        progress = tables.progress.get(f"{tp.topic}#{tp.partition}")
+        highwater = consumer.highwater(TP(tp.topic, tp.partition))
+        if progress is not None and highwater is not None:
+            metrics.CONSUMER_LAG.labels(tp.topic, str(tp.partition)).set(
+                max(highwater - progress, 0)
+            )

@@ -30,9 +30,11 @@ from fillstream.core.model import (
     Kind,
     Liquidity,
     Order,
+    OrderIds,
     OrderType,
     Reason,
     RestingOrder,
+    SeenOrder,
     Side,
     position_key,
     split_position_key,
@@ -64,10 +66,10 @@ def open_account(account_id: str, starting_balance: Decimal, limits: AccountLimi
     )
 
 
-def is_replay(account: Account | None, order: Order, offset: int) -> bool:
+def is_replay(order_ids: OrderIds, order: Order, offset: int) -> bool:
     """The same order message read again after a restart: already handled, publish nothing."""
-    seen = account.seen_orders.get(order.order_id) if account else None
-    return seen is not None and seen[1] == offset
+    seen = order_ids.get(order.order_id)
+    return seen is not None and seen.offset == offset
 
 
 def submit_order(
@@ -75,12 +77,13 @@ def submit_order(
     order: Order,
     market: Market,
     *,
+    order_ids: OrderIds,
     now: datetime,
     offset: int,
     duplicate_window: timedelta,
 ) -> list[Event]:
     try:
-        return _execute(account, order, market, now, offset, duplicate_window)
+        return _execute(account, order, market, order_ids, now, offset, duplicate_window)
     except Rejected as rejection:
         return [
             OrderEvent(
@@ -98,6 +101,7 @@ def _execute(
     account: Account | None,
     order: Order,
     market: Market,
+    order_ids: OrderIds,
     now: datetime,
     offset: int,
     duplicate_window: timedelta,
@@ -108,10 +112,10 @@ def _execute(
         raise Rejected(Reason.UNKNOWN_ACCOUNT, f"no account {order.account_id!r}")
     if account.halted:
         raise Rejected(Reason.ACCOUNT_HALTED, "account halted after a drawdown violation")
-    _forget_orders_before(account, now - duplicate_window)
-    if order.order_id in account.seen_orders:
+    seen = order_ids.get(order.order_id)
+    if seen is not None and seen.ts >= now - duplicate_window:
         raise Rejected(Reason.DUPLICATE_ORDER_ID, f"order_id {order.order_id!r} already used")
-    account.seen_orders[order.order_id] = (now, offset)
+    order_ids.add(order.order_id, SeenOrder(now, offset))
     if instrument is None:
         raise Rejected(Reason.UNKNOWN_SYMBOL, f"no instrument {order.symbol!r}")
     last = market.last_price(order.symbol)
@@ -178,12 +182,6 @@ def _check_well_formed(order: Order, instrument: Instrument | None) -> None:
         and order.limit_price % instrument.tick_size != 0
     ):
         raise invalid(f"limit_price must be a multiple of the tick size {instrument.tick_size}")
-
-
-def _forget_orders_before(account: Account, horizon: datetime) -> None:
-    stale = [order_id for order_id, (ts, _) in account.seen_orders.items() if ts < horizon]
-    for order_id in stale:
-        del account.seen_orders[order_id]
 
 
 def _check_risk_limit(account: Account, notional: Decimal, equity: Decimal) -> None:

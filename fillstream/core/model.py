@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Protocol
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -122,8 +123,30 @@ class Account:
     # Position key: the symbol for crypto, "symbol:outcome" for prediction shares.
     positions: dict[str, Position] = field(default_factory=dict)
     resting: dict[str, RestingOrder] = field(default_factory=dict)
-    # order_id -> (order time, source offset): duplicates within the window, replays by offset.
-    seen_orders: dict[str, tuple[datetime, int]] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class SeenOrder:
+    """When an order id was first used, and the source offset of that order message."""
+
+    ts: datetime
+    offset: int
+
+
+class OrderIds(Protocol):
+    """An account's used order ids. Kept apart from the account so that the account's state
+    stays small however many orders it sends."""
+
+    def get(self, order_id: str) -> SeenOrder | None: ...
+
+    def add(self, order_id: str, seen: SeenOrder) -> None: ...
+
+
+class InMemoryOrderIds(dict):
+    """OrderIds in a dict, for the rules' own tests and callers without a store."""
+
+    def add(self, order_id: str, seen: SeenOrder) -> None:
+        self[order_id] = seen
 
 
 def position_key(symbol: str, outcome: Outcome | None) -> str:

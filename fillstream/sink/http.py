@@ -1,4 +1,4 @@
-"""The running sink's HTTP door: its status, and read-only SQL for analysts.
+"""The running sink's HTTP door: health, status (also its readiness), metrics, read-only SQL.
 
 The embedded engine admits one process per data directory, and the sink is that process while it
 runs; so analysts' queries go through it (``fillstream sql``), executed with ``readonly=1``.
@@ -11,6 +11,7 @@ from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from aiohttp import web
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from fillstream.sink.service import Sink
 
@@ -41,7 +42,16 @@ def build_app(sink: Sink) -> web.Application:
         body = json.dumps({"columns": columns, "rows": rows}, default=json_value)
         return web.Response(text=body, content_type="application/json")
 
+    async def health(request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok"})
+
+    async def prometheus(request: web.Request) -> web.Response:
+        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+
     app = web.Application()
+    app.router.add_get("/health", health)
+    app.router.add_get("/ready", status)
+    app.router.add_get("/metrics", prometheus)
     app.router.add_get("/status", status)
     app.router.add_post("/sql", sql)
     return app

@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 from clickhouse_connect.driver.client import Client
 
+from fillstream import metrics
 from fillstream.clickhouse import create_client
 from fillstream.settings import Settings
 from fillstream.sink.rows import ORDERS, RISK_EVENTS, TRADES, TableSpec
@@ -158,7 +159,9 @@ class Sink:
                 continue
             buffered = self._buffers.get(tp)
             next_offset = buffered[0].offset if buffered else await consumer.position(tp)
-            self.stats.lag[f"{tp.topic}[{tp.partition}]"] = max(highwater - next_offset, 0)
+            lag = max(highwater - next_offset, 0)
+            self.stats.lag[f"{tp.topic}[{tp.partition}]"] = lag
+            metrics.SINK_LAG.labels(tp.topic, str(tp.partition)).set(lag)
 
     async def _flush(self, tp: TopicPartition, stopping: asyncio.Event, retry: bool = True) -> None:
         records = self._buffers[tp][: self.max_rows]
@@ -178,6 +181,7 @@ class Sink:
                 break
             except Exception as error:
                 self.stats.errors += 1
+                metrics.SINK_ERRORS.inc()
                 self.stats.last_error = f"{type(error).__name__}: {error}"
                 logger.warning("insert %s failed (%s); retrying in %.1fs", token, error, backoff)
                 if not retry or stopping.is_set():
@@ -188,6 +192,8 @@ class Sink:
         await self._consumer.commit({tp: OffsetAndMetadata(records[-1].offset + 1, "")})
         self.stats.rows += len(rows)
         self.stats.batches += 1
+        metrics.SINK_ROWS.labels(spec.table).inc(len(rows))
+        metrics.SINK_BATCHES.labels(spec.table).inc()
         self.stats.last_error = None
         del self._buffers[tp][: len(records)]
         if self._buffers[tp]:

@@ -14,6 +14,7 @@ from fillstream.core.model import (
     Outcome,
     Position,
     RestingOrder,
+    SeenOrder,
     Side,
 )
 
@@ -33,10 +34,6 @@ def dump_account(account: Account) -> dict[str, Any]:
             for key, position in account.positions.items()
         },
         "resting": [_dump_resting(resting) for resting in account.resting.values()],
-        "seen_orders": {
-            order_id: [ts.isoformat(), offset]
-            for order_id, (ts, offset) in account.seen_orders.items()
-        },
     }
 
 
@@ -58,10 +55,6 @@ def load_account(document: dict[str, Any]) -> Account:
             for key, (quantity, avg_price) in document["positions"].items()
         },
         resting={item.order.order_id: item for item in resting},
-        seen_orders={
-            order_id: (datetime.fromisoformat(ts), offset)
-            for order_id, (ts, offset) in document["seen_orders"].items()
-        },
     )
 
 
@@ -91,3 +84,11 @@ def _load_resting(item: dict[str, Any], account_id: str) -> RestingOrder:
         limit_price=Decimal(item["limit_price"]),
     )
     return RestingOrder(order, Decimal(item["fee_bps"]))
+
+
+def dump_seen(seen: SeenOrder) -> list[Any]:
+    return [seen.ts.isoformat(), seen.offset]
+
+
+def load_seen(document: list[Any]) -> SeenOrder:
+    return SeenOrder(datetime.fromisoformat(document[0]), document[1])

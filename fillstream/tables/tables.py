@@ -16,6 +16,9 @@ router_instruments = app.Table(
     "router-instruments", default=None, help="symbol -> kind, for validating ticks"
 )
 
+order_ids = app.Table(
+    "order-ids", default=None, help="account_id/order_id -> first use and source offset"
+)
 progress = app.Table("progress", default=None, help="topic#partition -> next offset to process")
 
 

@@ -10,6 +10,7 @@ from fillstream.core.events import Event, Fill, OrderEvent
 from fillstream.core.model import (
     Account,
     AccountLimits,
+    InMemoryOrderIds,
     Instrument,
     Kind,
     Order,
@@ -39,6 +40,7 @@ class Book:
         self.market = engine.Market(self.instruments.get, self.prices.get)
         self.offset = 0
         self.clock = T0
+        self.order_ids = InMemoryOrderIds()
 
     def account(
         self, balance="10000", leverage="1", max_order_pct="100", max_drawdown_pct="50"
@@ -72,6 +74,7 @@ class Book:
             account,
             order,
             self.market,
+            order_ids=self.order_ids,
             now=self.clock,
             offset=self.offset,
             duplicate_window=timedelta(hours=24),

@@ -47,7 +47,13 @@ def test_invalid_orders(book: Book, symbol, side, quantity, limit, outcome, deta
 def test_limit_order_without_price_is_invalid(book: Book) -> None:
     order = Order("o1", "acc-1", "BTC", Side.BUY, OrderType.LIMIT, D("1"))
     (event,) = engine.submit_order(
-        book.account(), order, book.market, now=book.clock, offset=1, duplicate_window=timedelta(1)
+        book.account(),
+        order,
+        book.market,
+        order_ids=book.order_ids,
+        now=book.clock,
+        offset=1,
+        duplicate_window=timedelta(1),
     )
     assert (event.reason.value, event.detail) == (
         "INVALID_ORDER",
@@ -105,9 +111,9 @@ def test_duplicate_order_id_is_rejected_but_a_replay_is_recognised(book: Book) -
         ("rejected", "DUPLICATE_ORDER_ID")
     ]
     replayed = Order("same", "acc-1", "BTC", Side.BUY, OrderType.MARKET, D("1"))
-    first_offset = account.seen_orders["same"][1]
-    assert engine.is_replay(account, replayed, first_offset)
-    assert not engine.is_replay(account, replayed, first_offset + 1)
+    first_offset = book.order_ids["same"].offset
+    assert engine.is_replay(book.order_ids, replayed, first_offset)
+    assert not engine.is_replay(book.order_ids, replayed, first_offset + 1)
 
 
 def test_order_ids_are_forgotten_after_the_window(book: Book) -> None:
