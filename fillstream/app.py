@@ -15,3 +15,4 @@ app = create_app(settings)
 
 # Importing the agents registers them, with their topics and tables, on the app.
 from fillstream.agents import execution, market_data, web  # noqa: E402, F401
+from fillstream.api import views  # noqa: E402, F401

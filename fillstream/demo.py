@@ -7,6 +7,7 @@ import asyncio
 import json
 import logging
 import os
+import secrets
 import signal
 import subprocess
 import sys
@@ -24,6 +25,7 @@ from rich.live import Live
 from rich.table import Table
 
 from fillstream import localkafka
+from fillstream.api.auth import hash_key
 from fillstream.settings import Settings
 from fillstream.simulate.market import MarketModel
 from fillstream.simulate.publish import upstream_producer
@@ -92,15 +94,21 @@ async def _demo(base: Settings, bootstrap: str, seconds: float) -> int:
     settings = base.model_copy(update={"topic_prefix": f"{run_id}.", "app_id": run_id})
     await ensure_topics(bootstrap, pipeline_topics(settings), settings.topic_partitions)
     web_port, sink_port = localkafka.free_port(), localkafka.free_port()
-    ports = {"FILLSTREAM_WEB_PORT": str(web_port), "FILLSTREAM_SINK_PORT": str(sink_port)}
-    worker = _start("worker", settings, bootstrap, run_id, ports)
-    sink = _start("sink", settings, bootstrap, run_id, ports)
+    admin_key = secrets.token_urlsafe(24)
+    shared = {
+        "FILLSTREAM_WEB_PORT": str(web_port),
+        "FILLSTREAM_SINK_PORT": str(sink_port),
+        "FILLSTREAM_SINK_URL": f"http://127.0.0.1:{sink_port}",
+        "FILLSTREAM_API_KEYS": json.dumps({hash_key(admin_key): "admin"}),
+    }
+    worker = _start("worker", settings, bootstrap, run_id, shared)
+    sink = _start("sink", settings, bootstrap, run_id, shared)
     print(
         f"worker (pid {worker.pid}) and ClickHouse sink (pid {sink.pid}) started; "
         f"topics prefixed {settings.topic_prefix!r}"
     )
     try:
-        session = Session(settings, bootstrap, worker, web_port)
+        session = Session(settings, bootstrap, worker, web_port, admin_key)
         tally = await session.run(seconds)
         _print_summary(tally, session)
         await _print_analytics(sink_port, tally.counts["fills"], sink)
@@ -115,8 +123,14 @@ class Session:
     """Simulated market and traders publishing while the outputs are tallied and shown."""
 
     def __init__(
-        self, settings: Settings, bootstrap: str, worker: subprocess.Popen, web_port: int
+        self,
+        settings: Settings,
+        bootstrap: str,
+        worker: subprocess.Popen,
+        web_port: int,
+        admin_key: str,
     ) -> None:
+        self.admin_key = admin_key
         self.settings = settings
         self.bootstrap = bootstrap
         self.worker = worker
@@ -230,9 +244,12 @@ class Session:
         """Resting orders as the worker's state holds them, account by account."""
         total = 0
         for account in self.traders.accounts:
-            url = f"http://127.0.0.1:{self.web_port}/accounts/{account['account_id']}/"
-            with urllib.request.urlopen(url, timeout=10) as response:
-                total += len(json.loads(response.read())["resting"])
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{self.web_port}/accounts/{account['account_id']}",
+                headers={"Authorization": f"Bearer {self.admin_key}"},
+            )
+            with urllib.request.urlopen(request, timeout=10) as response:
+                total += len(json.loads(response.read())["resting_orders"])
         return total
 
 
@@ -318,11 +335,11 @@ def _print_summary(tally: Tally, session: Session) -> None:
 
 
 def _start(
-    role: str, settings: Settings, bootstrap: str, run_id: str, ports: dict[str, str]
+    role: str, settings: Settings, bootstrap: str, run_id: str, shared: dict[str, str]
 ) -> subprocess.Popen:
     env = dict(os.environ)
     env.update(
-        ports,
+        shared,
         FILLSTREAM_KAFKA_BOOTSTRAP=bootstrap,
         FILLSTREAM_APP_ID=run_id,
         FILLSTREAM_TOPIC_PREFIX=settings.topic_prefix,

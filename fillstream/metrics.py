@@ -34,6 +34,10 @@ CONSUMER_LAG = Gauge(
     "fillstream_consumer_lag", "Records behind the end of each assigned partition.",
     ["topic", "partition"],
 )  # fmt: skip
+TABLE_KEYS = Gauge(
+    "fillstream_table_keys", "Keys held locally per table (active and standby partitions).",
+    ["table"],
+)  # fmt: skip
 HTTP_SECONDS = Histogram(
     "fillstream_http_request_seconds", "HTTP request latency, by route and status.",
     ["route", "status"],

@@ -42,6 +42,13 @@ class Settings(BaseSettings):
     )
     clickhouse_user: str = Field("default", description="For an http(s) DSN.")
     clickhouse_password: str = Field("", description="For an http(s) DSN.")
+    api_keys: dict[str, str] = Field(
+        default_factory=dict,
+        description="SHA-256 hex digest of each API key -> 'admin' or 'account:<id>'.",
+    )
+    sink_url: str = Field(
+        "http://127.0.0.1:6067", description="Where workers reach the sink for trade history."
+    )
     sink_port: int = Field(6067, description="Port of the sink's HTTP status and SQL endpoint.")
     sink_batch_rows: int = Field(10_000, description="Largest batch the sink inserts.")
     sink_batch_seconds: float = Field(1.0, description="Longest a record waits for its batch.")

@@ -7,16 +7,19 @@ import asyncio
 import json
 import sys
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from fillstream.api.auth import hash_key
 from fillstream.settings import Settings
 from fillstream.streams.admin import ensure_topics, pipeline_topics
 from tests.support import Downstream, Upstream, WorkerProcess, worker_env
 
+ADMIN_KEY = "test-admin-key"
 TICK_EPOCH = datetime(2026, 3, 1, 12, tzinfo=UTC)
 OUTPUTS = ("fills", "order_events", "risk_events", "dead_letters")
 
@@ -24,7 +27,10 @@ OUTPUTS = ("fills", "order_events", "risk_events", "dead_letters")
 class Pipeline:
     def __init__(self, bootstrap: str, unique_id: str, data_dir: Path, log: Path, **extra: str):
         self.bootstrap = bootstrap
-        self.env = worker_env(bootstrap, data_dir, unique_id, f"{unique_id}.", **extra)
+        keys = {hash_key(ADMIN_KEY): "admin", **extra.pop("api_keys", {})}
+        self.env = worker_env(
+            bootstrap, data_dir, unique_id, f"{unique_id}.", api_keys=json.dumps(keys), **extra
+        )
         self.settings = Settings(topic_prefix=f"{unique_id}.", kafka_bootstrap=bootstrap)
         self.worker = WorkerProcess(
             [sys.executable, "-m", "fillstream.cli", "worker"], self.env, log
@@ -146,6 +152,21 @@ class Pipeline:
             tick is not None and (tick["price"], tick["ts"]) == (price, ts)
             for tick in view["partitions"].values()
         )
+
+    def api(
+        self, method: str, path: str, body: bytes | None = None, key: str | None = ADMIN_KEY
+    ) -> tuple[int, dict]:
+        """A request to the worker's HTTP API; the status and the JSON body."""
+        request = urllib.request.Request(
+            f"http://127.0.0.1:{self.env['FILLSTREAM_WEB_PORT']}{path}", data=body, method=method
+        )
+        if key:
+            request.add_header("Authorization", f"Bearer {key}")
+        try:
+            with urllib.request.urlopen(request, timeout=15) as response:
+                return response.status, json.loads(response.read())
+        except urllib.error.HTTPError as error:
+            return error.code, json.loads(error.read())
 
     def http(self, path: str) -> dict | None:
         url = f"http://127.0.0.1:{self.env['FILLSTREAM_WEB_PORT']}{path}"

@@ -95,7 +95,7 @@ async def test_restart_on_an_empty_disk_restores_state_and_executes_nothing_twic
         await p.wait_for(lambda o: terminal_count(o) >= ORDER_COUNT, timeout=120)
         await p.downstream.drain()
         outputs = p.outputs()
-        states = {account: p.http(f"/accounts/{account}/") for account in ACCOUNTS}
+        states = {account: p.api("GET", f"/accounts/{account}")[1] for account in ACCOUNTS}
 
     assert ended_before_restart < ORDER_COUNT, "the stop must land mid-stream"
     terminal_by_order: dict[str, int] = defaultdict(int)
@@ -110,5 +110,10 @@ async def test_restart_on_an_empty_disk_restores_state_and_executes_nothing_twic
     for account, (cash, positions) in fold(outputs["fills"]).items():
         state = states[account]
         assert Decimal(state["cash"]) == cash
-        stored = {key: Decimal(quantity) for key, (quantity, _) in state["positions"].items()}
+        stored = {
+            position["symbol"] + (f":{position['outcome']}" if "outcome" in position else ""): (
+                Decimal(position["quantity"])
+            )
+            for position in state["positions"]
+        }
         assert stored == {key: quantity for key, quantity in positions.items() if quantity != 0}

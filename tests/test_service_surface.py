@@ -77,6 +77,8 @@ async def test_metrics_move_by_the_scripted_amounts(
     market_data = (("topic", p.topic("market_data")),)
     assert metrics[("fillstream_messages_out_total", market_data)] == 4 + 4
     assert metrics[("fillstream_processing_seconds_count", (("agent", "execute"),))] == 3 + 1 + 8
+    assert metrics[("fillstream_table_keys", (("table", "account-state"),))] == 1
+    assert metrics[("fillstream_table_keys", (("table", "prices"),))] == 4  # one per partition
     lags = [v for (name, _), v in metrics.items() if name == "fillstream_consumer_lag"]
     assert lags and all(v == 0 for v in lags)
     ready_requests = (
@@ -112,6 +114,10 @@ async def test_ready_follows_the_broker_down_and_up(
             await asyncio.to_thread(localkafka.stop, broker_dir)
             down = await wait_ready(port, False)
             assert down["checks"]["kafka"]["ok"] is False
+            order = {"order_id": "o1", "account_id": "ivy", "symbol": "BTC", "side": "buy"}
+            body = json.dumps({**order, "type": "market", "quantity": "1"}).encode()
+            status, answer = await asyncio.to_thread(p.api, "POST", "/orders", body)
+            assert status == 503 and answer["error"].startswith("Kafka unavailable")
             await asyncio.to_thread(localkafka.start, broker_dir, broker.port)
             await wait_ready(port, True)
             p.worker.stop()

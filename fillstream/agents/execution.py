@@ -75,7 +75,7 @@ def _on_order(record: Record) -> list[Event]:
     events = engine.submit_order(
         account,
         order,
-        _market(record.partition),
+        market_for(record.partition),
         order_ids=order_ids,
         now=message.ts or record_time(record),
         offset=offset,
@@ -142,7 +142,7 @@ def _on_market_data(record: Record) -> list[Event]:
     tick = TickMessage.model_validate(payload["tick"])
     key = market_key(tick.symbol, partition)
     tables.prices[key] = payload["tick"]
-    market = _market(partition)
+    market = market_for(partition)
     events: list[Event] = []
     for account_id in tables.watchers.get(key) or []:
         account = _load(account_id)
@@ -165,7 +165,9 @@ async def _forget_instruments(sender: object, revoked: object, **kwargs: object)
     _instruments.clear()
 
 
-def _market(partition: int) -> engine.Market:
+def market_for(partition: int) -> engine.Market:
+    """What the rules may know of the market, as the given partition has seen it."""
+
     def instrument(symbol: str) -> Instrument | None:
         key = market_key(symbol, partition)
         cached = _instruments.get(key)
@@ -222,5 +224,18 @@ async def _publish(outcome: Event) -> None:
     else:
         topic, message = topics.risk_events, DrawdownViolationMessage.model_validate(outcome)
         metrics.DRAWDOWN_VIOLATIONS.inc()
+    if isinstance(outcome, Fill | OrderEvent):
+        _remember(outcome.account_id, outcome.order_id, message)
     await topic.send(key=key, value=encode(message))
     metrics.MESSAGES_OUT.labels(topic.get_topic_name()).inc()
+
+
+def _remember(account_id: str, order_id: str, message: FillMessage | OrderEventMessage) -> None:
+    """Keep each order's latest status and its fills, for the API's order lookups."""
+    key = f"{account_id}/{order_id}"
+    status = tables.order_status.get(key) or {"fills": []}
+    if isinstance(message, FillMessage):
+        status["fills"] = [*status["fills"], message.model_dump(mode="json", exclude_none=True)]
+    else:
+        status.update(message.model_dump(mode="json", exclude_none=True, exclude={"order_id"}))
+    tables.order_status[key] = status

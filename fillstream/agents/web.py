@@ -50,18 +50,6 @@ class MarketView(View):
         return self.json({"symbol": symbol, "partitions": partitions})
 
 
-@app.page("/accounts/{account_id}/")
-class AccountView(View):
-    """The account's stored state, when this worker holds its partition."""
-
-    @timed("/accounts/{account_id}/")
-    async def get(self, request: Request, account_id: str) -> Response:
-        document = tables.accounts.get(account_id)
-        if document is None:
-            return self.json({"error": f"account {account_id!r} not on this worker"}, status=404)
-        return self.json(document)
-
-
 @app.page("/health")
 class HealthView(View):
     """The process is alive and serving."""
@@ -89,6 +77,9 @@ class MetricsView(View):
     @timed("/metrics")
     async def get(self, request: Request) -> Response:
         _update_lag()
+        for name, table in app.tables.items():
+            # Counting walks the local store: fine at a scrape interval, not per request.
+            metrics.TABLE_KEYS.labels(name).set(len(table))
         return self.bytes(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
 

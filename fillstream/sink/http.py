@@ -34,9 +34,15 @@ def build_app(sink: Sink) -> web.Application:
         return web.json_response(stats, status=200 if stats["healthy"] else 503)
 
     async def sql(request: web.Request) -> web.Response:
-        query = await request.text()
+        """A query as the body, or JSON {"query", "parameters"} for ClickHouse's {name:Type}."""
+        parameters = None
+        if request.content_type == "application/json":
+            body = await request.json()
+            query, parameters = body["query"], body.get("parameters")
+        else:
+            query = await request.text()
         try:
-            columns, rows = await sink.query(query)
+            columns, rows = await sink.query(query, parameters)
         except Exception as error:
             return web.json_response({"error": str(error)}, status=400)
         body = json.dumps({"columns": columns, "rows": rows}, default=json_value)

@@ -97,8 +97,12 @@ class Sink:
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, lambda: function(*args, **kwargs))
 
-    async def query(self, sql: str) -> tuple[list[str], list[tuple]]:
-        result = await self.call(self._require_client().query, sql, settings={"readonly": 1})
+    async def query(
+        self, sql: str, parameters: dict | None = None
+    ) -> tuple[list[str], list[tuple]]:
+        result = await self.call(
+            self._require_client().query, sql, parameters=parameters, settings={"readonly": 1}
+        )
         return list(result.column_names), result.result_rows
 
     def _require_client(self) -> Client:

@@ -19,6 +19,9 @@ router_instruments = app.Table(
 order_ids = app.Table(
     "order-ids", default=None, help="account_id/order_id -> first use and source offset"
 )
+order_status = app.Table(
+    "order-status", default=None, help="account_id/order_id -> last status, reason and fills"
+)
 progress = app.Table("progress", default=None, help="topic#partition -> next offset to process")
 
 
