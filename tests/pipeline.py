@@ -156,17 +156,7 @@ class Pipeline:
     def api(
         self, method: str, path: str, body: bytes | None = None, key: str | None = ADMIN_KEY
     ) -> tuple[int, dict]:
-        """A request to the worker's HTTP API; the status and the JSON body."""
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.env['FILLSTREAM_WEB_PORT']}{path}", data=body, method=method
-        )
-        if key:
-            request.add_header("Authorization", f"Bearer {key}")
-        try:
-            with urllib.request.urlopen(request, timeout=15) as response:
-                return response.status, json.loads(response.read())
-        except urllib.error.HTTPError as error:
-            return error.code, json.loads(error.read())
+        return api_request(self.env["FILLSTREAM_WEB_PORT"], method, path, body, key)
 
     def http(self, path: str) -> dict | None:
         url = f"http://127.0.0.1:{self.env['FILLSTREAM_WEB_PORT']}{path}"
@@ -175,3 +165,19 @@ class Pipeline:
                 return json.loads(response.read())
         except OSError:
             return None
+
+
+def api_request(
+    port: str, method: str, path: str, body: bytes | None = None, key: str | None = ADMIN_KEY
+) -> tuple[int, dict]:
+    """A request to a worker's HTTP API: the status and the JSON body (0 when unreachable)."""
+    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, method=method)
+    if key:
+        request.add_header("Authorization", f"Bearer {key}")
+    try:
+        with urllib.request.urlopen(request, timeout=15) as response:
+            return response.status, json.loads(response.read())
+    except urllib.error.HTTPError as error:
+        return error.code, json.loads(error.read())
+    except OSError:
+        return 0, {}

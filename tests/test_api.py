@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import json
 import sys
-import urllib.error
-import urllib.request
 from pathlib import Path
 
 from aiokafka.partitioner import murmur2
 
 from fillstream.api.auth import hash_key
 from fillstream.localkafka import free_port
-from tests.pipeline import ADMIN_KEY, Pipeline
+from tests.pipeline import Pipeline, api_request
 from tests.support import WorkerProcess
 
 ALICE_KEY = "alice-secret"
@@ -147,7 +145,7 @@ async def test_any_worker_answers_for_any_account(
             ports = [p.env["FILLSTREAM_WEB_PORT"], second_env["FILLSTREAM_WEB_PORT"]]
             await p.wait_until(lambda: all(_owns_half(port) for port in ports), timeout=90)
             for account in accounts.values():
-                answers = [_get(port, f"/accounts/{account}") for port in ports]
+                answers = [api_request(port, "GET", f"/accounts/{account}") for port in ports]
                 assert answers[0] == answers[1]
                 assert answers[0][0] == 200 and answers[0][1]["cash"] == "400"
         finally:
@@ -156,17 +154,5 @@ async def test_any_worker_answers_for_any_account(
 
 def _owns_half(port: str) -> bool:
     """After the rebalance each worker holds two of the four partitions, and no standby."""
-    status, body = _get(port, "/market/BTC/")
+    status, body = api_request(port, "GET", "/market/BTC/")
     return status == 200 and sum(v is not None for v in body["partitions"].values()) == 2
-
-
-def _get(port: str, path: str) -> tuple[int, dict]:
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}")
-    request.add_header("Authorization", f"Bearer {ADMIN_KEY}")
-    try:
-        with urllib.request.urlopen(request, timeout=15) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-    except OSError:
-        return 0, {}
