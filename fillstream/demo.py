@@ -152,8 +152,10 @@ class Session:
             auto_offset_reset="earliest",
             group_id=None,
         )
+        self._admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
         await producer.start()
         await consumer.start()
+        await self._admin.start()
         try:
             await self._open_accounts(producer, consumer)
             await self._trade(producer, consumer, seconds)
@@ -163,6 +165,7 @@ class Session:
             if self._lag:
                 print(f"  the worker is still {self._lag} records behind: figures are partial")
         finally:
+            await self._admin.close()
             await producer.stop()
             await consumer.stop()
         return self.tally
@@ -194,6 +197,7 @@ class Session:
     async def _trade(self, producer, consumer, seconds: float) -> None:
         ticks = self.market.ticks()
         start = time.monotonic()
+        next_lag_check = start
         view = _LiveView(self)
         with view:
             while (elapsed := time.monotonic() - start) < seconds:
@@ -206,6 +210,9 @@ class Session:
                     key, value = self.traders.order(self.instruments, self.prices)
                     await self._send(producer, "orders", key, value)
                 await self._collect(consumer)
+                if time.monotonic() >= next_lag_check:
+                    next_lag_check += 2
+                    await self._worker_lag(consumer)
                 view.refresh(elapsed)
                 await asyncio.sleep(0.02)
 
@@ -218,27 +225,17 @@ class Session:
             await self._collect(consumer)
             if sum(self.tally.counts.values()) != before:
                 quiet_since = time.monotonic()
-            elif time.monotonic() - quiet_since > 2 and await self._worker_lag() == 0:
+            elif time.monotonic() - quiet_since > 2 and await self._worker_lag(consumer) == 0:
                 return
 
-    async def _worker_lag(self) -> int:
+    async def _worker_lag(self, consumer: AIOKafkaConsumer) -> int:
         """Records of the worker's inputs not yet processed (committed) by its consumer group."""
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
-        await admin.start()
-        try:
-            committed = await admin.list_consumer_group_offsets(self.settings.app_id)
-            inputs = {self.settings.topic(n) for n in ("orders", "ticks", "market_data")}
-            tps = [tp for tp in committed if tp.topic in inputs]
-            consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None)
-            await consumer.start()
-            try:
-                ends = await consumer.end_offsets(tps) if tps else {}
-            finally:
-                await consumer.stop()
-            self._lag = sum(max(ends[tp] - committed[tp].offset, 0) for tp in tps)
-            return self._lag
-        finally:
-            await admin.close()
+        committed = await self._admin.list_consumer_group_offsets(self.settings.app_id)
+        inputs = {self.settings.topic(n) for n in ("orders", "ticks", "market_data")}
+        tps = [tp for tp in committed if tp.topic in inputs]
+        ends = await consumer.end_offsets(tps) if tps else {}
+        self._lag = sum(max(ends[tp] - committed[tp].offset, 0) for tp in tps)
+        return self._lag
 
     def _resting_orders(self) -> int:
         """Resting orders as the worker's state holds them, account by account."""
@@ -290,7 +287,7 @@ class _LiveView:
             ("drawdown violations", str(len(s.tally.violations))),
             ("dead letters", str(s.tally.counts["dead_letters"])),
             ("output events/s", f"{self._rate:,.0f}"),
-            ("worker lag (last check)", str(s._lag)),
+            ("worker lag (uncommitted)", str(s._lag)),
         ]
         if self.console.is_terminal:
             table = Table(title="fillstream demo", show_header=False)
@@ -299,7 +296,10 @@ class _LiveView:
             self.live.update(table)
         elif elapsed - self._last_line >= 5:
             self._last_line = elapsed
-            print("  " + "  ".join(f"{label} {value}" for label, value in rows[:5] + rows[7:8]))
+            print(
+                "  "
+                + "  ".join(f"{label} {value}" for label, value in rows[:5] + rows[7:8] + rows[9:])
+            )
 
 
 def _equity(tally: Tally, account: dict, prices: dict[str, str]) -> Decimal:

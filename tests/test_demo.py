@@ -84,7 +84,9 @@ async def test_short_demo_summary_agrees_with_the_topics(
     assert len(still_open) == figure(out, "resting at the end")
     assert figure(out, "orders ended") == len(sound) - len(still_open)
 
-    assert "ClickHouse (through the sink)" in out
+    analyst_rows = out.split("ClickHouse (through the sink)")[1].splitlines()[2:7]
+    assert len(analyst_rows) == 5
+    assert all(re.match(r"\s+(trader|reckless)-\d{4}\s+\d+\s", row) for row in analyst_rows)
     assert out.rstrip().endswith("worker stopped\nsink stopped")
     for role in ("worker", "sink"):
         assert "Traceback" not in (tmp_path / f"demo-{role}.log").read_text()

@@ -29,6 +29,7 @@ from fillstream.clickhouse import create_client
 from fillstream.settings import Settings
 from fillstream.sink.rows import ORDERS, RISK_EVENTS, TRADES, TableSpec
 from fillstream.sink.schema import migrate
+from fillstream.streams.admin import ensure_topics, pipeline_topics
 
 logger = logging.getLogger(__name__)
 BACKOFF_START_SECONDS = 0.5
@@ -114,9 +115,16 @@ class Sink:
         applied = await self.call(migrate, self._client)
         if applied:
             logger.info("applied ClickHouse migrations %s", applied)
+        await ensure_topics(
+            bootstrap,
+            [spec for spec in pipeline_topics(self.settings) if spec.name in self.specs],
+            self.settings.topic_partitions,
+        )
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,
             group_id=f"{self.settings.app_id}-sink",
+            # A topic created just now may be missing from the first metadata; look again soon.
+            metadata_max_age_ms=5000,
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             isolation_level="read_committed",
