@@ -3,12 +3,16 @@ the contract gives them; existing topics are left as they are."""
 
 from __future__ import annotations
 
+import asyncio
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from fillstream.settings import Settings
+
+LEADER_TIMEOUT_SECONDS = 10.0
 
 
 @dataclass(frozen=True)
@@ -38,9 +42,26 @@ async def ensure_topics(
                     for spec in missing
                 ]
             )
+            await _wait_for_leaders(admin, [spec.name for spec in missing])
         return [spec.name for spec in missing]
     finally:
         await admin.close()
+
+
+async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str]) -> None:
+    """A topic just created has no leader for a moment; a client subscribing then would see no
+    partitions and stay unassigned until its next metadata refresh."""
+    deadline = time.monotonic() + LEADER_TIMEOUT_SECONDS
+    while time.monotonic() < deadline:
+        descriptions = await admin.describe_topics(names)
+        if all(
+            description["error_code"] == 0
+            and description["partitions"]
+            and all(partition["leader"] >= 0 for partition in description["partitions"])
+            for description in descriptions
+        ):
+            return
+        await asyncio.sleep(0.1)
 
 
 def pipeline_topics(settings: Settings) -> list[TopicSpec]:
