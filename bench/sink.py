@@ -1,0 +1,149 @@
+"""The ClickHouse sink: rows/s into the embedded engine draining a backlog, and the delay from a
+fill being produced to its row being in ClickHouse at a steady rate.
+
+`python bench/sink.py [rows]` prints a table and writes bench/results/sink.json. Uses
+FILLSTREAM_KAFKA_BOOTSTRAP, else a local broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+
+from fillstream import localkafka
+from fillstream.localkafka import free_port
+from fillstream.settings import Settings
+from fillstream.simulate.publish import upstream_producer
+from fillstream.streams.admin import ensure_topics, pipeline_topics
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results"
+STEADY_RATE = 2000
+STEADY_SECONDS = 20
+
+
+def fill(n: int) -> tuple[str, bytes]:
+    account = f"acct-{n % 500}"
+    ts = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    value = {
+        "fill_id": f"{account}:o{n}", "order_id": f"o{n}", "account_id": account,
+        "symbol": "BTC-USD", "side": "buy", "quantity": "0.5", "price": "64000.25",
+        "fee": "16.0000625", "liquidity": "taker", "liquidation": False, "ts": ts,
+        "position_quantity": "0.5", "position_avg_price": "64000.25", "cash_after": "67999.875",
+        "equity_after": "99999.9", "realized_pnl": "0",
+    }  # fmt: skip
+    return account, json.dumps(value).encode()
+
+
+async def produce(bootstrap: str, topic: str, count: int, rate: float | None, first: int = 0):
+    producer = upstream_producer(bootstrap)
+    await producer.start()
+    started = time.monotonic()
+    try:
+        for n in range(first, first + count):
+            if rate and (due := (n - first) / rate) > time.monotonic() - started:
+                await asyncio.sleep(due - (time.monotonic() - started))
+            key, value = fill(n)
+            await producer.send(topic, key=key.encode(), value=value)
+        await producer.flush()
+    finally:
+        await producer.stop()
+
+
+def sql(port: int, query: str) -> list | None:
+    request = urllib.request.Request(
+        f"http://127.0.0.1:{port}/sql", data=query.encode(), method="POST"
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:
+            return json.loads(response.read())["rows"]
+    except OSError:
+        return None
+
+
+async def wait_rows(port: int, expected: int, process: subprocess.Popen) -> tuple[float, float]:
+    """(time the first rows appeared, time all were there)."""
+    first = None
+    while True:
+        if process.poll() is not None:
+            raise RuntimeError("the sink exited")
+        rows = sql(port, "SELECT count() FROM trades")
+        now = time.monotonic()
+        if rows and rows[0][0] > 0 and first is None:
+            first = (now, rows[0][0])
+        if rows and rows[0][0] >= expected:
+            return first, now
+        await asyncio.sleep(0.1)
+
+
+async def measure(bootstrap: str, count: int, work: Path) -> dict:
+    prefix = f"s{uuid.uuid4().hex[:6]}."
+    settings = Settings(topic_prefix=prefix, kafka_bootstrap=bootstrap)
+    await ensure_topics(bootstrap, pipeline_topics(settings), 4)
+    await produce(bootstrap, settings.topic("fills"), count, None)
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("FILLSTREAM_")}
+    env.update(
+        FILLSTREAM_KAFKA_BOOTSTRAP=bootstrap, FILLSTREAM_TOPIC_PREFIX=prefix,
+        FILLSTREAM_APP_ID=prefix.rstrip("."), FILLSTREAM_DATA_DIR=str(work),
+        FILLSTREAM_SINK_PORT=str(port), FILLSTREAM_CONFIG=str(work / "none.toml"),
+    )  # fmt: skip
+    process = subprocess.Popen(
+        [sys.executable, "-m", "fillstream.cli", "sink"], env=env, cwd=REPO,
+        stdout=(work / "sink.log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+    try:
+        (first_at, first_rows), done_at = await wait_rows(port, count, process)
+        backlog_rate = (count - first_rows) / (done_at - first_at) if done_at > first_at else 0
+        await produce(
+            bootstrap, settings.topic("fills"), STEADY_RATE * STEADY_SECONDS, STEADY_RATE, count
+        )
+        await wait_rows(port, count + STEADY_RATE * STEADY_SECONDS, process)
+        delays = sql(
+            port,
+            "SELECT quantiles(0.5, 0.99)(dateDiff('millisecond', ts, inserted_at))"
+            f" FROM trades WHERE toUInt64OrZero(substring(order_id, 2)) >= {count}",
+        )
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(60)
+    p50, p99 = delays[0][0]
+    return {
+        "backlog_rows": count,
+        "backlog_rows_per_second": round(backlog_rate),
+        "steady_rows_per_second": STEADY_RATE,
+        "fill_to_row_p50_ms": round(float(p50)),
+        "fill_to_row_p99_ms": round(float(p99)),
+    }
+
+
+def main() -> None:
+    count = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
+    work = Path(tempfile.mkdtemp(prefix="fillstream-sink-bench-"))
+    bootstrap = os.environ.get("FILLSTREAM_KAFKA_BOOTSTRAP")
+    if not bootstrap:
+        bootstrap = localkafka.start(work / "kafka").bootstrap
+    try:
+        result = asyncio.run(measure(bootstrap, count, work))
+    finally:
+        if not os.environ.get("FILLSTREAM_KAFKA_BOOTSTRAP"):
+            localkafka.stop(work / "kafka")
+    for name, value in result.items():
+        print(f"{name:<28} {value:>10,}")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "sink.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
