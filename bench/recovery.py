@@ -1,0 +1,135 @@
+"""State recovery: a worker holding N accounts' state starts on an empty disk; how long until it
+processes again, and the changelog records restored per second over that time.
+
+`python -m bench.recovery [accounts]` prints a table and writes bench/results/recovery.json.
+Uses FILLSTREAM_KAFKA_BOOTSTRAP, else a local broker.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from bench.throughput import env_for, preload
+from fillstream import localkafka
+from fillstream.settings import Settings
+from fillstream.streams.admin import ensure_topics, pipeline_topics
+
+REPO = Path(__file__).resolve().parent.parent
+RESULTS = REPO / "bench" / "results"
+
+
+def start(env: dict, log: Path) -> subprocess.Popen:
+    return subprocess.Popen(
+        [sys.executable, "-m", "fillstream.cli", "worker"], env=env, cwd=REPO,
+        stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
+    )  # fmt: skip
+
+
+def stop(process: subprocess.Popen) -> None:
+    os.killpg(process.pid, signal.SIGTERM)
+    process.wait(120)
+
+
+async def wait_for_events(bootstrap: str, topic: str, count: int, timeout: float) -> None:
+    consumer = AIOKafkaConsumer(
+        topic, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest"
+    )
+    await consumer.start()
+    seen = 0
+    deadline = time.monotonic() + timeout
+    try:
+        while seen < count:
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"saw {seen} of {count} events on {topic}")
+            for records in (await consumer.getmany(timeout_ms=500)).values():
+                seen += len(records)
+    finally:
+        await consumer.stop()
+
+
+async def changelog_records(bootstrap: str, app_id: str) -> int:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        names = [t for t in await admin.list_topics() if t.startswith(f"{app_id}-") and
+                 t.endswith("-changelog")]  # fmt: skip
+    finally:
+        await admin.close()
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap, group_id=None)
+    await consumer.start()
+    try:
+        tps = [TopicPartition(name, p) for name in names for p in range(4)]
+        ends = await consumer.end_offsets(tps)
+    finally:
+        await consumer.stop()
+    return sum(ends.values())
+
+
+async def measure(bootstrap: str, accounts: int, work: Path) -> dict:
+    prefix = f"r{uuid.uuid4().hex[:6]}."
+    settings = Settings(topic_prefix=prefix, kafka_bootstrap=bootstrap)
+    await ensure_topics(bootstrap, pipeline_topics(settings), 4)
+    messages = (
+        (f"a{n}", json.dumps({"account_id": f"a{n}", "starting_balance": "1000"}).encode())
+        for n in range(accounts)
+    )
+    await preload(bootstrap, settings.topic("accounts"), messages)
+    env = env_for(bootstrap, prefix, work / "worker")
+    env["FILLSTREAM_TABLE_STANDBY_REPLICAS"] = "0"
+    process = start(env, work / "worker.log")
+    try:
+        await wait_for_events(bootstrap, settings.topic("risk_events"), accounts, 900)
+    finally:
+        stop(process)
+    records = await changelog_records(bootstrap, env["FILLSTREAM_APP_ID"])
+    shutil.rmtree(work / "worker" / "faust")
+    started = time.monotonic()
+    process = start(env, work / "worker.log")
+    try:
+        await preload(bootstrap, settings.topic("accounts"),
+                      [("probe", b'{"account_id": "probe", "starting_balance": "1"}')])  # fmt: skip
+        await wait_for_events(bootstrap, settings.topic("risk_events"), accounts + 1, 900)
+        elapsed = time.monotonic() - started
+    finally:
+        stop(process)
+    return {
+        "accounts": accounts,
+        "changelog_records": records,
+        "seconds_until_processing": round(elapsed, 1),
+        "restored_records_per_second": round(records / elapsed),
+    }
+
+
+def main() -> None:
+    accounts = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
+    work = Path(tempfile.mkdtemp(prefix="fillstream-recovery-"))
+    bootstrap = os.environ.get("FILLSTREAM_KAFKA_BOOTSTRAP")
+    if not bootstrap:
+        bootstrap = localkafka.start(work / "kafka").bootstrap
+    try:
+        result = asyncio.run(measure(bootstrap, accounts, work))
+    finally:
+        if not os.environ.get("FILLSTREAM_KAFKA_BOOTSTRAP"):
+            localkafka.stop(work / "kafka")
+    for name, value in result.items():
+        print(f"{name:<28} {value:>10,}")
+    RESULTS.mkdir(exist_ok=True)
+    (RESULTS / "recovery.json").write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
