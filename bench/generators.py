@@ -1,4 +1,4 @@
-"""How fast the load generators publish from one process: `python bench/generators.py [seconds]`.
+"""How fast the load generators publish from one process: `python -m bench.generators [s]`.
 
 Uses FILLSTREAM_KAFKA_BOOTSTRAP, else starts the local broker in a temporary directory. Prints a
 table and writes bench/results/generators.json.
@@ -6,20 +6,14 @@ table and writes bench/results/generators.json.
 
 from __future__ import annotations
 
-import asyncio
-import json
 import os
 import platform
 import sys
-import tempfile
 import uuid
-from pathlib import Path
 
-from fillstream import localkafka
+from bench import harness
 from fillstream.settings import Settings
 from fillstream.simulate.run import run_market, run_traders
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 async def measure(bootstrap: str, seconds: float) -> dict:
@@ -44,22 +38,7 @@ async def measure(bootstrap: str, seconds: float) -> dict:
 
 def main() -> None:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 10.0
-    bootstrap = os.environ.get("FILLSTREAM_KAFKA_BOOTSTRAP")
-    data_dir = None
-    if not bootstrap:
-        data_dir = Path(tempfile.mkdtemp(prefix="fillstream-bench-"))
-        bootstrap = localkafka.start(data_dir).bootstrap
-    try:
-        result = asyncio.run(measure(bootstrap, seconds))
-    finally:
-        if data_dir is not None:
-            localkafka.stop(data_dir)
-    print(f"{'generator':<10} {'messages/s':>12}")
-    print(f"{'market':<10} {result['ticks_per_second']:>12,}")
-    print(f"{'traders':<10} {result['orders_per_second']:>12,}")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "generators.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result))
+    harness.run("generators", lambda bootstrap, work: measure(bootstrap, seconds))
 
 
 if __name__ == "__main__":

@@ -7,14 +7,12 @@ Uses FILLSTREAM_KAFKA_BOOTSTRAP, else a local broker.
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import shutil
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -22,13 +20,12 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
+from bench import harness
 from bench.throughput import env_for, preload
-from fillstream import localkafka
 from fillstream.settings import Settings
 from fillstream.streams.admin import ensure_topics, pipeline_topics
 
 REPO = Path(__file__).resolve().parent.parent
-RESULTS = REPO / "bench" / "results"
 
 
 def start(env: dict, log: Path) -> subprocess.Popen:
@@ -115,20 +112,7 @@ async def measure(bootstrap: str, accounts: int, work: Path) -> dict:
 
 def main() -> None:
     accounts = int(sys.argv[1]) if len(sys.argv) > 1 else 100_000
-    work = Path(tempfile.mkdtemp(prefix="fillstream-recovery-"))
-    bootstrap = os.environ.get("FILLSTREAM_KAFKA_BOOTSTRAP")
-    if not bootstrap:
-        bootstrap = localkafka.start(work / "kafka").bootstrap
-    try:
-        result = asyncio.run(measure(bootstrap, accounts, work))
-    finally:
-        if not os.environ.get("FILLSTREAM_KAFKA_BOOTSTRAP"):
-            localkafka.stop(work / "kafka")
-    for name, value in result.items():
-        print(f"{name:<28} {value:>10,}")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "recovery.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result))
+    harness.run("recovery", lambda bootstrap, work: measure(bootstrap, accounts, work))
 
 
 if __name__ == "__main__":

@@ -1,7 +1,7 @@
 """The ClickHouse sink: rows/s into the embedded engine draining a backlog, and the delay from a
 fill being produced to its row being in ClickHouse at a steady rate.
 
-`python bench/sink.py [rows]` prints a table and writes bench/results/sink.json. Uses
+`python -m bench.sink [rows]` prints a table and writes bench/results/sink.json. Uses
 FILLSTREAM_KAFKA_BOOTSTRAP, else a local broker.
 """
 
@@ -13,21 +13,19 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import urllib.request
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
-from fillstream import localkafka
+from bench import harness
 from fillstream.localkafka import free_port
 from fillstream.settings import Settings
 from fillstream.simulate.publish import upstream_producer
 from fillstream.streams.admin import ensure_topics, pipeline_topics
 
 REPO = Path(__file__).resolve().parent.parent
-RESULTS = REPO / "bench" / "results"
 STEADY_RATE = 2000
 STEADY_SECONDS = 20
 
@@ -129,20 +127,7 @@ async def measure(bootstrap: str, count: int, work: Path) -> dict:
 
 def main() -> None:
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 200_000
-    work = Path(tempfile.mkdtemp(prefix="fillstream-sink-bench-"))
-    bootstrap = os.environ.get("FILLSTREAM_KAFKA_BOOTSTRAP")
-    if not bootstrap:
-        bootstrap = localkafka.start(work / "kafka").bootstrap
-    try:
-        result = asyncio.run(measure(bootstrap, count, work))
-    finally:
-        if not os.environ.get("FILLSTREAM_KAFKA_BOOTSTRAP"):
-            localkafka.stop(work / "kafka")
-    for name, value in result.items():
-        print(f"{name:<28} {value:>10,}")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "sink.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result))
+    harness.run("sink", lambda bootstrap, work: measure(bootstrap, count, work))
 
 
 if __name__ == "__main__":

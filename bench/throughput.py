@@ -7,7 +7,7 @@
 Each is fed a backlog prepared in advance and timed by its consumer group's committed offsets,
 from the first commit to the last, so the figure is the rate a worker drains a backlog at (the
 first commit interval is left out: start-up and recovery do not count).
-`python bench/throughput.py [orders]` prints a table and writes bench/results/throughput.json.
+`python -m bench.throughput [orders]` prints a table and writes bench/results/throughput.json.
 Uses FILLSTREAM_KAFKA_BOOTSTRAP, else a local broker.
 """
 
@@ -19,7 +19,6 @@ import os
 import signal
 import subprocess
 import sys
-import tempfile
 import time
 import uuid
 from itertools import islice
@@ -28,7 +27,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
 
-from fillstream import localkafka
+from bench import harness
 from fillstream.localkafka import free_port
 from fillstream.settings import Settings
 from fillstream.simulate.market import MarketModel
@@ -37,7 +36,6 @@ from fillstream.simulate.traders import TraderModel
 from fillstream.streams.admin import TopicSpec, ensure_topics, pipeline_topics
 
 REPO = Path(__file__).resolve().parent.parent
-RESULTS = REPO / "bench" / "results"
 TICKS_PER_ORDER = 4
 CEILING_RECORDS = 100_000
 
@@ -206,20 +204,7 @@ async def measure(bootstrap: str, orders: int, work: Path) -> dict:
 
 def main() -> None:
     orders = int(sys.argv[1]) if len(sys.argv) > 1 else 4000
-    work = Path(tempfile.mkdtemp(prefix="fillstream-throughput-"))
-    bootstrap = os.environ.get("FILLSTREAM_KAFKA_BOOTSTRAP")
-    if not bootstrap:
-        bootstrap = localkafka.start(work / "kafka").bootstrap
-    try:
-        result = asyncio.run(measure(bootstrap, orders, work))
-    finally:
-        if not os.environ.get("FILLSTREAM_KAFKA_BOOTSTRAP"):
-            localkafka.stop(work / "kafka")
-    for name, value in result.items():
-        print(f"{name:<36} {value:>12,}" if isinstance(value, int) else f"{name:<36} {value:>12}")
-    RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "throughput.json").write_text(json.dumps(result, indent=2) + "\n")
-    print(json.dumps(result))
+    harness.run("throughput", lambda bootstrap, work: measure(bootstrap, orders, work))
 
 
 if __name__ == "__main__":
