@@ -11,6 +11,7 @@ import base64
 import binascii
 import json
 from decimal import Decimal
+from functools import wraps
 
 from aiokafka.errors import KafkaError
 from faust.web import Request, Response, View
@@ -82,9 +83,23 @@ def _field_errors(error: ValueError) -> list[dict]:
     return [{"loc": [], "msg": f"malformed JSON: {error}", "type": "json_invalid"}]
 
 
+def _routable(handler):
+    """Faust's topic_route asks the producer which partition a key goes to; a worker that has
+    not produced to ``orders`` yet has no metadata for it, so fetch that first."""
+
+    @wraps(handler)
+    async def with_metadata(view: View, request: Request, **kwargs: str) -> Response:
+        producer = app.producer._ensure_producer()  # faust exposes no public way to ask
+        await producer.partitions_for(topics.orders.get_topic_name())
+        return await handler(view, request, **kwargs)
+
+    return with_metadata
+
+
 @app.page("/accounts/{account_id}")
 class AccountView(View):
     @timed("/accounts/{account_id}")
+    @_routable
     @app.topic_route(topic=topics.orders, match_info="account_id")
     async def get(self, request: Request, account_id: str) -> Response:
         if denied := _authorize(self, request, account_id):
@@ -144,6 +159,7 @@ def _account_view(account, partition: int) -> dict:
 @app.page("/accounts/{account_id}/orders/{order_id}")
 class OrderStatusView(View):
     @timed("/accounts/{account_id}/orders/{order_id}")
+    @_routable
     @app.topic_route(topic=topics.orders, match_info="account_id")
     async def get(self, request: Request, account_id: str, order_id: str) -> Response:
         if denied := _authorize(self, request, account_id):
