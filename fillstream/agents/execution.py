@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
-from datetime import timedelta
+from datetime import datetime, timedelta
 from decimal import Decimal
 
 from fillstream import metrics
@@ -26,7 +26,6 @@ from fillstream.schemas.inbound import (
     AccountMessage,
     InstrumentMessage,
     OrderMessage,
-    TickMessage,
     to_instrument,
     to_order,
 )
@@ -139,16 +138,18 @@ def _on_market_data(record: Record) -> list[Event]:
         tables.instruments[key] = payload["instrument"]
         _instruments[key] = to_instrument(instrument)
         return []
-    tick = TickMessage.model_validate(payload["tick"])
-    key = market_key(tick.symbol, partition)
-    tables.prices[key] = payload["tick"]
+    # The router validated this tick before fanning it out; only its symbol and time are needed.
+    tick = payload["tick"]
+    symbol, ts = tick["symbol"], datetime.fromisoformat(tick["ts"].replace("Z", "+00:00"))
+    key = market_key(symbol, partition)
+    tables.prices[key] = tick
     market = market_for(partition)
     events: list[Event] = []
     for account_id in tables.watchers.get(key) or []:
         account = _load(account_id)
         watched_before = _watched_symbols(account)
         peak_before = account.peak_equity
-        account_events = engine.on_tick(account, tick.symbol, market, tick.ts)
+        account_events = engine.on_tick(account, symbol, market, ts)
         if account_events or account.peak_equity != peak_before:
             _save(account, watched_before, partition)
         events += account_events
