@@ -21,11 +21,13 @@ import subprocess
 import sys
 import time
 import uuid
+from datetime import UTC, datetime
 from itertools import islice
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient
+from aiokafka.errors import GroupCoordinatorNotAvailableError
 
 from bench import harness
 from fillstream.localkafka import free_port
@@ -97,6 +99,8 @@ async def committed(bootstrap: str, group: str, topics: set[str]) -> int:
     await admin.start()
     try:
         offsets = await admin.list_consumer_group_offsets(group)
+    except GroupCoordinatorNotAvailableError:
+        return 0  # a fresh broker creates its offsets topic with the first group
     finally:
         await admin.close()
     return sum(meta.offset for tp, meta in offsets.items() if tp.topic in topics)
@@ -157,12 +161,11 @@ async def faust_ceiling(bootstrap: str, prefix: str, count: int, work: Path) -> 
         stop(process)
 
 
-async def pipeline(bootstrap: str, prefix: str, orders: int, work: Path) -> tuple[float, int]:
+async def prepare_pipeline(bootstrap: str, prefix: str, orders: int) -> set[str]:
+    """A backlog of instruments, accounts, ticks and orders; returns the input topics timed."""
     settings = Settings(topic_prefix=prefix, kafka_bootstrap=bootstrap)
     await ensure_topics(bootstrap, pipeline_topics(settings), 4)
-    market = MarketModel(
-        8, 4, 1, 10_000, __import__("datetime").datetime.now(__import__("datetime").UTC)
-    )
+    market = MarketModel(8, 4, 1, 10_000, datetime.now(UTC))
     instruments = {i["symbol"]: i for i in market.instruments()}
     traders = TraderModel(1000, 1, bad_share=0.0, reckless_share=0.0)
     ticks = list(islice(market.ticks(), orders * TICKS_PER_ORDER))
@@ -173,15 +176,18 @@ async def pipeline(bootstrap: str, prefix: str, orders: int, work: Path) -> tupl
     await preload(bootstrap, settings.topic("ticks"), ticks)
     await preload(bootstrap, settings.topic("orders"),
                   (traders.order(instruments, prices) for _ in range(orders)))  # fmt: skip
+    return {settings.topic(n) for n in ("ticks", "orders")}
+
+
+async def pipeline(bootstrap: str, prefix: str, orders: int, work: Path) -> float:
+    inputs = await prepare_pipeline(bootstrap, prefix, orders)
     env = env_for(bootstrap, prefix, work / "pipeline")
     process = worker([sys.executable, "-m", "fillstream.cli", "worker"], env, work / "pipeline.log")
-    inputs = {settings.topic(n) for n in ("ticks", "orders")}
     try:
-        rate = await drain_rate(bootstrap, env["FILLSTREAM_APP_ID"], inputs,
+        return await drain_rate(bootstrap, env["FILLSTREAM_APP_ID"], inputs,
                                 orders * (1 + TICKS_PER_ORDER), process)  # fmt: skip
     finally:
         stop(process)
-    return rate, orders
 
 
 async def measure(bootstrap: str, orders: int, work: Path) -> dict:
@@ -189,7 +195,7 @@ async def measure(bootstrap: str, orders: int, work: Path) -> dict:
     run = uuid.uuid4().hex[:6]
     raw = await raw_loop(bootstrap, f"b{run}a.", count)
     ceiling = await faust_ceiling(bootstrap, f"b{run}b.", count, work)
-    rate, _ = await pipeline(bootstrap, f"b{run}c.", orders, work)
+    rate = await pipeline(bootstrap, f"b{run}c.", orders, work)
     return {
         "ceiling_records": count,
         "pipeline_records": orders * (1 + TICKS_PER_ORDER),

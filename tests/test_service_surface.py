@@ -73,10 +73,15 @@ async def test_metrics_move_by_the_scripted_amounts(
     }
     assert metrics[("fillstream_dead_letters_total", (("topic", orders),))] == 1
     assert metrics[("fillstream_messages_out_total", (("topic", p.topic("fills")),))] == 1
-    # each tick is fanned out to the four partitions
-    market_data = (("topic", p.topic("market_data")),)
-    assert metrics[("fillstream_messages_out_total", market_data)] == 4 + 4
-    assert metrics[("fillstream_processing_seconds_count", (("agent", "execute"),))] == 3 + 1 + 8
+    assert metrics[("fillstream_messages_in_total", (("topic", p.topic("instruments")),))] == 1
+    assert metrics[("fillstream_messages_in_total", (("topic", p.topic("ticks")),))] == 1
+    # the router copies each batch to the four partitions: the instrument and the tick arrive in
+    # one batch or in two, depending on how far apart they reached the worker
+    fanned_out = metrics[("fillstream_messages_out_total", (("topic", p.topic("market_data")),))]
+    assert fanned_out in (4, 8)
+    assert metrics[("fillstream_processing_seconds_count", (("agent", "execute"),))] == (
+        3 + 1 + fanned_out
+    )
     assert metrics[("fillstream_table_keys", (("table", "account-state"),))] == 1
     assert metrics[("fillstream_table_keys", (("table", "prices"),))] == 4  # one per partition
     lags = [v for (name, _), v in metrics.items() if name == "fillstream_consumer_lag"]

@@ -130,29 +130,37 @@ def _limits(message: AccountMessage, current: AccountLimits | None) -> AccountLi
 
 
 def _on_market_data(record: Record) -> list[Event]:
+    """One batch of instruments and ticks from the router, applied in order.
+
+    Within the batch, prices and marked accounts are kept in memory and stored once at the end:
+    a symbol's last price and an account's latest state are all the tables need.
+    """
     partition = record.partition
-    payload = json.loads(record.value, parse_float=Decimal)
-    if "instrument" in payload:
-        instrument = InstrumentMessage.model_validate(payload["instrument"])
-        key = market_key(instrument.symbol, partition)
-        tables.instruments[key] = payload["instrument"]
-        _instruments[key] = to_instrument(instrument)
-        return []
-    # The router validated this tick before fanning it out; only its symbol and time are needed.
-    tick = payload["tick"]
-    symbol, ts = tick["symbol"], datetime.fromisoformat(tick["ts"].replace("Z", "+00:00"))
-    key = market_key(symbol, partition)
-    tables.prices[key] = tick
-    market = market_for(partition)
+    prices: dict[str, dict] = {}
+    marked: dict[str, tuple[Account, set[str]]] = {}
+    market = market_for(partition, prices)
     events: list[Event] = []
-    for account_id in tables.watchers.get(key) or []:
-        account = _load(account_id)
-        watched_before = _watched_symbols(account)
-        peak_before = account.peak_equity
-        account_events = engine.on_tick(account, symbol, market, ts)
-        if account_events or account.peak_equity != peak_before:
-            _save(account, watched_before, partition)
-        events += account_events
+    for update in json.loads(record.value, parse_float=Decimal)["updates"]:
+        if "instrument" in update:
+            instrument = InstrumentMessage.model_validate(update["instrument"])
+            key = market_key(instrument.symbol, partition)
+            tables.instruments[key] = update["instrument"]
+            _instruments[key] = to_instrument(instrument)
+            continue
+        # The router validated this tick before fanning it out; only its symbol and time are needed.
+        tick = update["tick"]
+        symbol, ts = tick["symbol"], datetime.fromisoformat(tick["ts"].replace("Z", "+00:00"))
+        key = market_key(symbol, partition)
+        prices[key] = tick
+        for account_id in tables.watchers.get(key) or []:
+            if account_id not in marked:
+                account = _load(account_id)
+                marked[account_id] = (account, _watched_symbols(account))
+            events += engine.on_tick(marked[account_id][0], symbol, market, ts)
+    for key, tick in prices.items():
+        tables.prices[key] = tick
+    for account, watched_before in marked.values():
+        _save(account, watched_before, partition)
     return events
 
 
@@ -166,8 +174,11 @@ async def _forget_instruments(sender: object, revoked: object, **kwargs: object)
     _instruments.clear()
 
 
-def market_for(partition: int) -> engine.Market:
-    """What the rules may know of the market, as the given partition has seen it."""
+def market_for(partition: int, newer_prices: dict[str, dict] | None = None) -> engine.Market:
+    """What the rules may know of the market, as the given partition has seen it.
+
+    ``newer_prices`` holds ticks by market key not yet stored in the prices table.
+    """
 
     def instrument(symbol: str) -> Instrument | None:
         key = market_key(symbol, partition)
@@ -180,7 +191,8 @@ def market_for(partition: int) -> engine.Market:
         return cached
 
     def last_price(symbol: str) -> Decimal | None:
-        document = tables.prices.get(market_key(symbol, partition))
+        key = market_key(symbol, partition)
+        document = (newer_prices or {}).get(key) or tables.prices.get(key)
         return Decimal(document["price"]) if document else None
 
     return engine.Market(instrument, last_price)

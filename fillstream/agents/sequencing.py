@@ -13,8 +13,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+import weakref
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
+from faust.streams import _current_event
 from faust.types import EventT
 
 from fillstream import metrics
@@ -40,14 +42,27 @@ def _from_event(event: EventT) -> Record:
     )
 
 
-async def in_order(event: EventT) -> list[Record]:
-    """The records to process now, in order: none for a replay, the skipped ones before a jump."""
+async def in_order(event: EventT, next_offsets: dict[str, int]) -> list[Record]:
+    """The records to process now, in order: none for a replay, the skipped ones before a jump.
+
+    ``next_offsets`` holds what this batch has taken so far, ahead of the progress table.
+    """
     record = _from_event(event)
-    expected = tables.progress.get(record.progress_key)
+    key = record.progress_key
+    expected = next_offsets.get(key)
+    if expected is None:
+        expected = tables.progress.get(key)
     if expected is None or record.offset == expected:
-        return [record]
-    if record.offset < expected:
+        records = [record]
+    elif record.offset < expected:
         return []
+    else:
+        records = [*await _skipped_before(record, expected), record]
+    next_offsets[key] = record.offset + 1
+    return records
+
+
+async def _skipped_before(record: Record, expected: int) -> list[Record]:
     logger.warning(
         "%s delivered offset %d while %d is next: reading the skipped records back",
         record.progress_key,
@@ -56,13 +71,13 @@ async def in_order(event: EventT) -> list[Record]:
     )
     for attempt in range(1, READ_BACK_ATTEMPTS + 1):
         try:
-            skipped = await _read_back(record.topic, record.partition, expected, record.offset)
+            return await _read_back(record.topic, record.partition, expected, record.offset)
         except Exception:
             if attempt == READ_BACK_ATTEMPTS:
                 raise
             logger.exception("reading back %s failed (attempt %d)", record.progress_key, attempt)
             await asyncio.sleep(attempt)
-    return [*skipped, record]
+    raise AssertionError("unreachable")
 
 
 async def _read_back(topic: str, partition: int, start: int, stop: int) -> list[Record]:
@@ -100,17 +115,49 @@ async def _read_back(topic: str, partition: int, start: int, stop: int) -> list[
         await consumer.stop()
 
 
-def _advance(record: Record) -> None:
-    tables.progress[record.progress_key] = record.offset + 1
+def _advance(next_offsets: dict[str, int]) -> None:
+    for key, offset in next_offsets.items():
+        tables.progress[key] = offset
 
 
 async def process_in_order(stream, handle, agent: str) -> None:
     """The loop of every agent: each record once, in offset order, bad ones to the dead letters."""
     timer = metrics.PROCESSING_SECONDS.labels(agent)
     async for event in stream.events():
-        for record in await in_order(event):
+        next_offsets: dict[str, int] = {}
+        for record in await in_order(event, next_offsets):
             started = time.perf_counter()
             await guarded(record, handle)
-            _advance(record)
             timer.observe(time.perf_counter() - started)
             metrics.MESSAGES_IN.labels(record.topic).inc()
+        _advance(next_offsets)
+
+
+async def process_batches_in_order(stream, handle, flush, agent: str, size: int, within: float):
+    """Like `process_in_order`, a batch at a time: `handle` sees each record, then `flush` once.
+
+    What a batch produces goes out in one piece, and its progress is written once per partition.
+    """
+    timer = metrics.PROCESSING_SECONDS.labels(agent)
+    async for events in stream.take_events(size, within):
+        next_offsets: dict[str, int] = {}
+        last_events: dict[str, EventT] = {}
+        for event in events:
+            _write_tables_for(event)
+            for record in await in_order(event, next_offsets):
+                started = time.perf_counter()
+                await guarded(record, handle)
+                timer.observe(time.perf_counter() - started)
+                metrics.MESSAGES_IN.labels(record.topic).inc()
+            last_events[_from_event(event).progress_key] = event
+        await flush()
+        for key, offset in next_offsets.items():
+            _write_tables_for(last_events[key])
+            tables.progress[key] = offset
+
+
+def _write_tables_for(event: EventT) -> None:
+    """A table write goes to the changelog partition of the current event, which Faust sets for
+    `stream.events()` but not for a batch. The context variable is this task's own, so the
+    stream's background task that fills the batch is not affected."""
+    _current_event.set(weakref.ref(event))

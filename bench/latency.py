@@ -1,0 +1,139 @@
+"""Latency from an order being produced to what a downstream consumer sees, at fixed loads.
+
+One worker; a separate process offers ticks and orders at each load in turn (bench.offer) and
+notes when it sent each order. This process reads `order-events` and `fills` as a downstream
+`read_committed` consumer and notes when each order's first event and first taker fill arrive.
+Orders sent in a load's first WARM_UP seconds are left out of its figures.
+`python -m bench.latency [seconds per load]` prints a table and writes bench/results/latency.json.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+import time
+import uuid
+from itertools import islice
+from pathlib import Path
+
+from aiokafka import AIOKafkaConsumer
+
+from bench import harness, offer
+from bench.throughput import REPO, env_for, preload, stop, worker
+from fillstream.settings import Settings
+from fillstream.streams.admin import ensure_topics, pipeline_topics
+
+# (ticks/s, orders/s), as the issue states them
+LOADS = [(10_000, 1_000), (10_000, 5_000)]
+WARM_UP = 5.0
+SETTLE_SECONDS = 10.0
+
+
+def percentiles(values: list[float]) -> dict:
+    if not values:
+        return {"count": 0}
+    ordered = sorted(values)
+    at = lambda q: round(ordered[min(len(ordered) - 1, int(q * len(ordered)))] * 1000, 1)  # noqa: E731
+    return {"count": len(ordered), "p50_ms": at(0.5), "p99_ms": at(0.99), "p999_ms": at(0.999)}
+
+
+class Downstream:
+    """Arrival times of each order's first order event and first taker fill."""
+
+    def __init__(self, bootstrap: str, settings: Settings) -> None:
+        self.events_topic = settings.topic("order_events")
+        self.consumer = AIOKafkaConsumer(
+            self.events_topic, settings.topic("fills"), bootstrap_servers=bootstrap,
+            group_id=None, auto_offset_reset="earliest", isolation_level="read_committed",
+        )  # fmt: skip
+        self.first_event: dict[str, float] = {}
+        self.first_fill: dict[str, float] = {}
+
+    async def run(self) -> None:
+        await self.consumer.start()
+        try:
+            while True:
+                batches = await self.consumer.getmany(timeout_ms=100)
+                arrived = time.time()
+                for tp, records in batches.items():
+                    seen = self.first_event if tp.topic == self.events_topic else self.first_fill
+                    for record in records:
+                        message = json.loads(record.value)
+                        if seen is self.first_fill and message["liquidity"] != "taker":
+                            continue
+                        seen.setdefault(message["order_id"], arrived)
+        finally:
+            await self.consumer.stop()
+
+
+async def wait_until(condition, timeout: float, what: str) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"timed out waiting for {what}")
+        await asyncio.sleep(0.1)
+
+
+async def measure_load(bootstrap: str, prefix: str, load, seconds: float, down, work) -> dict:
+    tick_rate, order_rate = load
+    sent_file = work / f"sent-{order_rate}.json"
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bench.offer", bootstrap, prefix, str(tick_rate), str(order_rate),
+        str(seconds), str(sent_file), cwd=REPO,
+    )  # fmt: skip
+    if await process.wait() != 0:
+        raise RuntimeError("the load generator failed")
+    offered = json.loads(sent_file.read_text())
+    sent_at: dict[str, float] = offered["orders"]
+    measured = dict(islice(sent_at.items(), int(WARM_UP * order_rate), None))
+    deadline = time.monotonic() + SETTLE_SECONDS
+    while time.monotonic() < deadline and not measured.keys() <= down.first_event.keys():
+        await asyncio.sleep(0.2)
+    to_event = [down.first_event[o] - t for o, t in measured.items() if o in down.first_event]
+    to_fill = [down.first_fill[o] - t for o, t in measured.items() if o in down.first_fill]
+    return {
+        "ticks_per_second": tick_rate,
+        "orders_per_second": order_rate,
+        "offered_seconds": seconds,
+        "orders_measured": len(measured),
+        "orders_without_event_after_settling": len(measured) - len(to_event),
+        "order_to_event": percentiles(to_event),
+        "order_to_taker_fill": percentiles(to_fill),
+    }
+
+
+async def measure(bootstrap: str, seconds: float, work: Path) -> dict:
+    prefix = f"l{uuid.uuid4().hex[:6]}."
+    settings = Settings(topic_prefix=prefix, kafka_bootstrap=bootstrap)
+    await ensure_topics(bootstrap, pipeline_topics(settings), 4)
+    model = offer.market(1)
+    instruments = [(i["symbol"], json.dumps(i).encode()) for i in model.instruments()]
+    await preload(bootstrap, settings.topic("instruments"), instruments)
+    await preload(bootstrap, settings.topic("accounts"), offer.traders().account_messages())
+    await preload(bootstrap, settings.topic("ticks"), islice(model.ticks(), len(instruments)))
+    env = env_for(bootstrap, prefix, work / "worker")
+    process = worker([sys.executable, "-m", "fillstream.cli", "worker"], env, work / "worker.log")
+    down = Downstream(bootstrap, settings)
+    reading = asyncio.create_task(down.run())
+    try:
+        probe_id = "probe-1"
+        probe = {"order_id": probe_id, "account_id": "trader-0000", "symbol": "SIM0-USD",
+                 "side": "buy", "type": "market", "quantity": "0.001"}  # fmt: skip
+        probe_message = ("trader-0000", json.dumps(probe).encode())
+        await preload(bootstrap, settings.topic("orders"), [probe_message])
+        await wait_until(lambda: probe_id in down.first_event, 180, "the worker to start")
+        loads = [await measure_load(bootstrap, prefix, load, seconds, down, work) for load in LOADS]
+    finally:
+        reading.cancel()
+        stop(process)
+    return {"mode": "at_least_once", "loads": loads}
+
+
+def main() -> None:
+    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 30
+    harness.run("latency", lambda bootstrap, work: measure(bootstrap, seconds, work))
+
+
+if __name__ == "__main__":
+    main()
