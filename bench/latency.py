@@ -4,16 +4,20 @@ One worker; a separate process offers ticks and orders at each load in turn (ben
 notes when it sent each order. This process reads `order-events` and `fills` as a downstream
 `read_committed` consumer and notes when each order's first event and first taker fill arrive.
 Orders sent in a load's first WARM_UP seconds are left out of its figures.
-`python -m bench.latency [seconds per load]` prints a table and writes bench/results/latency.json.
+`python -m bench.latency [seconds per load] [ticks/s:orders/s ...]` prints a table and writes
+bench/results/latency.json.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
+import subprocess
 import sys
 import time
 import uuid
+from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
@@ -103,8 +107,23 @@ async def measure_load(bootstrap: str, prefix: str, load, seconds: float, down, 
     }
 
 
-async def measure(bootstrap: str, seconds: float, work: Path) -> dict:
-    prefix = f"l{uuid.uuid4().hex[:6]}."
+@dataclass
+class RunningPipeline:
+    """A worker on fresh topics with its market and accounts loaded, and a downstream reader."""
+
+    settings: Settings
+    worker: subprocess.Popen
+    downstream: Downstream
+    reading: asyncio.Task
+
+    async def close(self) -> None:
+        self.reading.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await self.reading
+
+
+async def start_pipeline(bootstrap: str, prefix: str, work: Path) -> RunningPipeline:
+    """Returns once the worker has answered a first order."""
     settings = Settings(topic_prefix=prefix, kafka_bootstrap=bootstrap)
     await ensure_topics(bootstrap, pipeline_topics(settings), 4)
     model = offer.market(1)
@@ -115,24 +134,39 @@ async def measure(bootstrap: str, seconds: float, work: Path) -> dict:
     env = env_for(bootstrap, prefix, work / "worker")
     process = worker([sys.executable, "-m", "fillstream.cli", "worker"], env, work / "worker.log")
     down = Downstream(bootstrap, settings)
-    reading = asyncio.create_task(down.run())
+    pipeline = RunningPipeline(settings, process, down, asyncio.create_task(down.run()))
+    probe = {"order_id": "probe-1", "account_id": "trader-0000", "symbol": "SIM0-USD",
+             "side": "buy", "type": "market", "quantity": "0.001"}  # fmt: skip
+    await preload(
+        bootstrap, settings.topic("orders"), [("trader-0000", json.dumps(probe).encode())]
+    )
     try:
-        probe_id = "probe-1"
-        probe = {"order_id": probe_id, "account_id": "trader-0000", "symbol": "SIM0-USD",
-                 "side": "buy", "type": "market", "quantity": "0.001"}  # fmt: skip
-        probe_message = ("trader-0000", json.dumps(probe).encode())
-        await preload(bootstrap, settings.topic("orders"), [probe_message])
-        await wait_until(lambda: probe_id in down.first_event, 180, "the worker to start")
-        loads = [await measure_load(bootstrap, prefix, load, seconds, down, work) for load in LOADS]
-    finally:
-        reading.cancel()
+        await wait_until(lambda: "probe-1" in down.first_event, 180, "the worker to start")
+    except BaseException:
+        await pipeline.close()
         stop(process)
-    return {"mode": "at_least_once", "loads": loads}
+        raise
+    return pipeline
+
+
+async def measure(bootstrap: str, seconds: float, loads: list[tuple[int, int]], work: Path) -> dict:
+    prefix = f"l{uuid.uuid4().hex[:6]}."
+    pipeline = await start_pipeline(bootstrap, prefix, work)
+    try:
+        results = [
+            await measure_load(bootstrap, prefix, load, seconds, pipeline.downstream, work)
+            for load in loads
+        ]
+    finally:
+        await pipeline.close()
+        stop(pipeline.worker)
+    return {"mode": "at_least_once", "loads": results}
 
 
 def main() -> None:
     seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 30
-    harness.run("latency", lambda bootstrap, work: measure(bootstrap, seconds, work))
+    loads = [tuple(int(n) for n in arg.split(":")) for arg in sys.argv[2:]] or LOADS
+    harness.run("latency", lambda bootstrap, work: measure(bootstrap, seconds, loads, work))
 
 
 if __name__ == "__main__":

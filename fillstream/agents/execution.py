@@ -44,21 +44,35 @@ from fillstream.tables.tables import market_key
 DUPLICATE_WINDOW = timedelta(hours=settings.duplicate_window_hours)
 
 
+# Records are taken in batches of up to this many, waiting at most this long for more: Faust
+# hands over a batch for much less than the same records one by one, and the progress table is
+# written once per batch. The wait is what batching adds at most to an order's latency.
+BATCH_SIZE = 500
+BATCH_WINDOW = 0.001
+
+
 @app.agent(topics.account_inputs)
 async def execute(stream) -> None:
-    await sequencing.process_in_order(stream, _handle, agent="execute")
+    await sequencing.process_in_order(stream, _handle, "execute", BATCH_SIZE, BATCH_WINDOW)
 
 
 async def _handle(record: Record) -> None:
     topic = record.topic
-    if topic == topics.orders.get_topic_name():
-        events = _on_order(record)
-    elif topic == topics.accounts.get_topic_name():
-        events = _on_account(record)
-    else:
-        events = _on_market_data(record)
+    try:
+        if topic == topics.orders.get_topic_name():
+            events = _on_order(record)
+        elif topic == topics.accounts.get_topic_name():
+            events = _on_account(record)
+        else:
+            events = _on_market_data(record)
+    except BaseException:
+        _accounts.clear()
+        raise
+    statuses: dict[str, dict] = {}
     for outcome in events:
-        await _publish(outcome)
+        await _publish(outcome, statuses)
+    for key, status in statuses.items():
+        tables.order_status[key] = status
 
 
 def _on_order(record: Record) -> list[Event]:
@@ -132,14 +146,18 @@ def _limits(message: AccountMessage, current: AccountLimits | None) -> AccountLi
 def _on_market_data(record: Record) -> list[Event]:
     """One batch of instruments and ticks from the router, applied in order.
 
-    Within the batch, prices and marked accounts are kept in memory and stored once at the end:
-    a symbol's last price and an account's latest state are all the tables need.
+    Resting limits fill on the first tick that trades through them. Marks are conflated: each
+    account holding or resting on a symbol of the batch is marked once, after the batch's last
+    tick, so a batch costs in proportion to the accounts it touches, not accounts times ticks.
+    Prices and accounts are stored once per batch.
     """
     partition = record.partition
     prices: dict[str, dict] = {}
-    marked: dict[str, tuple[Account, set[str]]] = {}
-    market = market_for(partition, prices)
+    touched: dict[str, _Touched] = {}
+    resting_on: dict[str, list[_Touched]] = {}
+    market = market_for(partition)
     events: list[Event] = []
+    ts = record_time(record)
     for update in json.loads(record.value, parse_float=Decimal)["updates"]:
         if "instrument" in update:
             instrument = InstrumentMessage.model_validate(update["instrument"])
@@ -152,33 +170,56 @@ def _on_market_data(record: Record) -> list[Event]:
         symbol, ts = tick["symbol"], datetime.fromisoformat(tick["ts"].replace("Z", "+00:00"))
         key = market_key(symbol, partition)
         prices[key] = tick
-        for account_id in tables.watchers.get(key) or []:
-            if account_id not in marked:
-                account = _load(account_id)
-                marked[account_id] = (account, _watched_symbols(account))
-            events += engine.on_tick(marked[account_id][0], symbol, market, ts)
+        _last_prices[key] = Decimal(tick["price"])
+        if key not in resting_on:
+            resting_on[key] = []
+            for account_id in tables.watchers.get(key) or []:
+                if account_id not in touched:
+                    touched[account_id] = _Touched(_load(account_id))
+                if engine.rests_on(touched[account_id].account, symbol):
+                    resting_on[key].append(touched[account_id])
+        for entry in resting_on[key]:
+            filled = engine.fill_resting(entry.account, symbol, market, ts)
+            entry.changed |= bool(filled)
+            events += filled
     for key, tick in prices.items():
         tables.prices[key] = tick
-    for account, watched_before in marked.values():
-        _save(account, watched_before, partition)
+    for entry in touched.values():
+        account_events = engine.mark(entry.account, market, ts)
+        events += account_events
+        if entry.changed or account_events or entry.account.peak_equity != entry.peak_before:
+            _save(entry.account, entry.watched_before, partition)
     return events
 
 
-# Decoded instruments by market key: validating the stored document on every lookup dominated
-# the cost of a tick. Cleared when partitions move, since another worker may have updated them.
+class _Touched:
+    """An account a batch marks, and what decides whether it must be stored again."""
+
+    def __init__(self, account: Account) -> None:
+        self.account = account
+        self.watched_before = _watched_symbols(account)
+        self.peak_before = account.peak_equity
+        self.changed = False
+
+
+# Decoded accounts, instruments and last prices: a batch of ticks marks every account holding its
+# symbols, each at all its positions, and decoding those from the tables dominated its cost.
+# The tables stay the truth: these are cleared when partitions move (another worker may have
+# changed them) and, for accounts, when a record fails part way (its changes were not stored).
+_accounts: dict[str, Account] = {}
 _instruments: dict[str, Instrument] = {}
+_last_prices: dict[str, Decimal] = {}
 
 
 @app.on_partitions_revoked.connect
-async def _forget_instruments(sender: object, revoked: object, **kwargs: object) -> None:
+async def _forget_decoded(sender: object, revoked: object, **kwargs: object) -> None:
+    _accounts.clear()
     _instruments.clear()
+    _last_prices.clear()
 
 
-def market_for(partition: int, newer_prices: dict[str, dict] | None = None) -> engine.Market:
-    """What the rules may know of the market, as the given partition has seen it.
-
-    ``newer_prices`` holds ticks by market key not yet stored in the prices table.
-    """
+def market_for(partition: int) -> engine.Market:
+    """What the rules may know of the market, as the given partition has seen it."""
 
     def instrument(symbol: str) -> Instrument | None:
         key = market_key(symbol, partition)
@@ -192,15 +233,25 @@ def market_for(partition: int, newer_prices: dict[str, dict] | None = None) -> e
 
     def last_price(symbol: str) -> Decimal | None:
         key = market_key(symbol, partition)
-        document = (newer_prices or {}).get(key) or tables.prices.get(key)
-        return Decimal(document["price"]) if document else None
+        cached = _last_prices.get(key)
+        if cached is None:
+            document = tables.prices.get(key)
+            if document is None:
+                return None
+            cached = _last_prices[key] = Decimal(document["price"])
+        return cached
 
     return engine.Market(instrument, last_price)
 
 
 def _load(account_id: str) -> Account | None:
-    document = tables.accounts.get(account_id)
-    return load_account(document) if document else None
+    cached = _accounts.get(account_id)
+    if cached is None:
+        document = tables.accounts.get(account_id)
+        if document is None:
+            return None
+        cached = _accounts[account_id] = load_account(document)
+    return cached
 
 
 def _watched_symbols(account: Account | None) -> set[str]:
@@ -213,6 +264,7 @@ def _watched_symbols(account: Account | None) -> set[str]:
 def _save(account: Account, watched_before: set[str], partition: int) -> None:
     """Store the account and keep the symbol index of who to mark on a tick in step with it."""
     tables.accounts[account.account_id] = dump_account(account)
+    _accounts[account.account_id] = account
     watched_after = _watched_symbols(account)
     for symbol in watched_after - watched_before:
         key = market_key(symbol, partition)
@@ -223,7 +275,7 @@ def _save(account: Account, watched_before: set[str], partition: int) -> None:
         tables.watchers[key] = remaining
 
 
-async def _publish(outcome: Event) -> None:
+async def _publish(outcome: Event, statuses: dict[str, dict]) -> None:
     key = outcome.account_id.encode()
     if isinstance(outcome, Fill):
         topic, message = topics.fills, FillMessage.model_validate(outcome)
@@ -238,17 +290,26 @@ async def _publish(outcome: Event) -> None:
         topic, message = topics.risk_events, DrawdownViolationMessage.model_validate(outcome)
         metrics.DRAWDOWN_VIOLATIONS.inc()
     if isinstance(outcome, Fill | OrderEvent):
-        _remember(outcome.account_id, outcome.order_id, message)
+        _remember(outcome.account_id, outcome.order_id, message, statuses)
     await topic.send(key=key, value=encode(message))
     metrics.MESSAGES_OUT.labels(topic.get_topic_name()).inc()
 
 
-def _remember(account_id: str, order_id: str, message: FillMessage | OrderEventMessage) -> None:
-    """Keep each order's latest status and its fills, for the API's order lookups."""
+def _remember(
+    account_id: str,
+    order_id: str,
+    message: FillMessage | OrderEventMessage,
+    statuses: dict[str, dict],
+) -> None:
+    """Keep each order's latest status and its fills, for the API's order lookups.
+
+    ``statuses`` gathers one record's updates, so an order accepted and filled at once (three
+    events) is stored once.
+    """
     key = f"{account_id}/{order_id}"
-    status = tables.order_status.get(key) or {"fills": []}
+    status = statuses.get(key) or tables.order_status.get(key) or {"fills": []}
     if isinstance(message, FillMessage):
         status["fills"] = [*status["fills"], message.model_dump(mode="json", exclude_none=True)]
     else:
         status.update(message.model_dump(mode="json", exclude_none=True, exclude={"order_id"}))
-    tables.order_status[key] = status
+    statuses[key] = status

@@ -19,18 +19,19 @@ from fillstream.streams import topics
 from fillstream.streams.codec import BadMessage, decode
 from fillstream.tables import tables
 
-# A batch closes at this many inputs or after this long, whichever comes first: the fan-out then
-# costs one record per partition per batch instead of one per tick (the wait adds at most
-# BATCH_WINDOW to a tick's way to the marks).
-BATCH_SIZE = 1000
-BATCH_WINDOW = 0.005
+# A batch closes at this many inputs or after this long, whichever comes first. The fan-out then
+# costs one record per partition per batch instead of one per tick, and the execution agent marks
+# each account once per batch: the window is the mark conflation interval, and what it adds at
+# most to a tick's way to the accounts.
+BATCH_SIZE = 2000
+BATCH_WINDOW = 0.05
 
 
 @app.agent(topics.symbol_inputs)
 async def route_market_data(stream) -> None:
     batch = _MarketBatch()
-    await sequencing.process_batches_in_order(
-        stream, batch.add, batch.broadcast, "route_market_data", BATCH_SIZE, BATCH_WINDOW
+    await sequencing.process_in_order(
+        stream, batch.add, "route_market_data", BATCH_SIZE, BATCH_WINDOW, flush=batch.broadcast
     )
 
 

@@ -120,23 +120,13 @@ def _advance(next_offsets: dict[str, int]) -> None:
         tables.progress[key] = offset
 
 
-async def process_in_order(stream, handle, agent: str) -> None:
-    """The loop of every agent: each record once, in offset order, bad ones to the dead letters."""
-    timer = metrics.PROCESSING_SECONDS.labels(agent)
-    async for event in stream.events():
-        next_offsets: dict[str, int] = {}
-        for record in await in_order(event, next_offsets):
-            started = time.perf_counter()
-            await guarded(record, handle)
-            timer.observe(time.perf_counter() - started)
-            metrics.MESSAGES_IN.labels(record.topic).inc()
-        _advance(next_offsets)
+async def process_in_order(
+    stream, handle, agent: str, size: int, within: float, flush=None
+) -> None:
+    """The loop of every agent: each record once, in offset order, bad ones to the dead letters.
 
-
-async def process_batches_in_order(stream, handle, flush, agent: str, size: int, within: float):
-    """Like `process_in_order`, a batch at a time: `handle` sees each record, then `flush` once.
-
-    What a batch produces goes out in one piece, and its progress is written once per partition.
+    Records come in batches (up to `size`, waiting at most `within` seconds for more); `handle`
+    sees each record, then `flush` the batch, and progress is written once per partition.
     """
     timer = metrics.PROCESSING_SECONDS.labels(agent)
     async for events in stream.take_events(size, within):
@@ -150,7 +140,8 @@ async def process_batches_in_order(stream, handle, flush, agent: str, size: int,
                 timer.observe(time.perf_counter() - started)
                 metrics.MESSAGES_IN.labels(record.topic).inc()
             last_events[_from_event(event).progress_key] = event
-        await flush()
+        if flush is not None:
+            await flush()
         for key, offset in next_offsets.items():
             _write_tables_for(last_events[key])
             tables.progress[key] = offset

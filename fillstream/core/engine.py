@@ -320,23 +320,28 @@ def _fill(
     return [fill, OrderEvent(order.order_id, account.account_id, OrderStatus.FILLED, now)]
 
 
-def on_tick(account: Account, symbol: str, market: Market, now: datetime) -> list[Event]:
-    """Fill resting limits the tick trades at or through, then mark the account."""
+def fill_resting(account: Account, symbol: str, market: Market, now: datetime) -> list[Event]:
+    """Fill the account's resting limits on `symbol` that its last price trades at or through."""
     instrument = market.instrument(symbol)
     last = market.last_price(symbol)
     events: list[Event] = []
-    if instrument is not None and last is not None:
-        for order_id, resting in list(account.resting.items()):
-            order = resting.order
-            if order.symbol != symbol:
-                continue
-            reference = pricing.outcome_price(instrument, last, order.outcome)
-            if not pricing.marketable(order.side, reference, order.limit_price):
-                continue
-            del account.resting[order_id]
-            fee = pricing.fee(order.quantity * order.limit_price, resting.fee_bps)
-            events += _fill(account, market, order, order.limit_price, fee, Liquidity.MAKER, now)
-    return events + mark(account, market, now)
+    if instrument is None or last is None:
+        return events
+    for order_id, resting in list(account.resting.items()):
+        order = resting.order
+        if order.symbol != symbol:
+            continue
+        reference = pricing.outcome_price(instrument, last, order.outcome)
+        if not pricing.marketable(order.side, reference, order.limit_price):
+            continue
+        del account.resting[order_id]
+        fee = pricing.fee(order.quantity * order.limit_price, resting.fee_bps)
+        events += _fill(account, market, order, order.limit_price, fee, Liquidity.MAKER, now)
+    return events
+
+
+def rests_on(account: Account, symbol: str) -> bool:
+    return any(resting.order.symbol == symbol for resting in account.resting.values())
 
 
 def marks_of(account: Account, market: Market) -> dict[str, Decimal]:

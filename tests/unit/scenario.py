@@ -83,7 +83,8 @@ class Book:
     def tick(self, account: Account, symbol: str, price: str) -> list[Event]:
         self.clock += timedelta(seconds=1)
         self.prices[symbol] = D(price)
-        return engine.on_tick(account, symbol, self.market, self.clock)
+        filled = engine.fill_resting(account, symbol, self.market, self.clock)
+        return filled + engine.mark(account, self.market, self.clock)
 
 
 def fills(events: list[Event]) -> list[Fill]:
