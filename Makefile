@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 KAFKA_JARS := infra/kafka/lib/.complete
 
-.PHONY: setup demo test lint format kafka-start kafka-stop schemas clean
+.PHONY: setup demo test bench lint format kafka-start kafka-stop schemas clean
 
 setup: $(INSTALLED) $(KAFKA_JARS)
 
@@ -25,6 +25,17 @@ demo: setup
 
 test: setup
 	$(BIN)/pytest
+
+# Every figure in docs/benchmarks.md, one script after another (about 25 minutes); each starts its
+# own broker, prints a table and writes bench/results/<name>.json.
+bench: setup
+	$(BIN)/python -m bench.generators 10
+	$(BIN)/python -m bench.throughput 4000
+	$(BIN)/python -m bench.profile 4000
+	$(BIN)/python -m bench.sustained 60
+	$(BIN)/python -m bench.latency 30
+	$(BIN)/python -m bench.recovery 100000
+	$(BIN)/python -m bench.sink 200000
 
 lint: setup
 	$(BIN)/ruff check .

@@ -1,8 +1,10 @@
-"""State recovery: a worker holding N accounts' state starts on an empty disk; how long until it
-processes again, and the changelog records restored per second over that time.
+"""State recovery: a worker holding N accounts' state, each with a position from one filled order,
+starts on an empty disk; how long until it processes again, and the changelog records restored
+per second over that time.
 
 `python -m bench.recovery [accounts]` prints a table and writes bench/results/recovery.json.
-Uses FILLSTREAM_KAFKA_BOOTSTRAP, else a local broker.
+Uses FILLSTREAM_KAFKA_BOOTSTRAP, else a local broker. The restarting worker is sampled with
+py-spy (bench.profile), to say where the time goes.
 """
 
 from __future__ import annotations
@@ -21,11 +23,18 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from bench import harness
+from bench.profile import Sampler
 from bench.throughput import env_for, preload
 from fillstream.settings import Settings
 from fillstream.streams.admin import ensure_topics, pipeline_topics
 
 REPO = Path(__file__).resolve().parent.parent
+INSTRUMENT = json.dumps({"symbol": "BTC", "kind": "crypto", "taker_fee_bps": "5",
+                         "maker_fee_bps": "1", "slippage_bps": "0"}).encode()  # fmt: skip
+PROBE = b'{"account_id": "probe", "starting_balance": "1"}'
+TICK = b'{"symbol": "BTC", "price": "100", "ts": "2026-01-01T00:00:00Z"}'
+ORDER = (b'{"order_id": "o%d", "account_id": "a%d", "symbol": "BTC", "side": "buy", '
+         b'"type": "market", "quantity": "1"}')  # fmt: skip
 
 
 def start(env: dict, log: Path) -> subprocess.Popen:
@@ -84,11 +93,16 @@ async def measure(bootstrap: str, accounts: int, work: Path) -> dict:
         for n in range(accounts)
     )
     await preload(bootstrap, settings.topic("accounts"), messages)
+    await preload(bootstrap, settings.topic("instruments"), [("BTC", INSTRUMENT)])
+    await preload(bootstrap, settings.topic("ticks"), [("BTC", TICK)])
     env = env_for(bootstrap, prefix, work / "worker")
     env["FILLSTREAM_TABLE_STANDBY_REPLICAS"] = "0"
     process = start(env, work / "worker.log")
     try:
         await wait_for_events(bootstrap, settings.topic("risk_events"), accounts, 900)
+        orders = ((f"a{n}", ORDER % (n, n)) for n in range(accounts))
+        await preload(bootstrap, settings.topic("orders"), orders)
+        await wait_for_events(bootstrap, settings.topic("fills"), accounts, 1800)
     finally:
         stop(process)
     records = await changelog_records(bootstrap, env["FILLSTREAM_APP_ID"])
@@ -96,10 +110,10 @@ async def measure(bootstrap: str, accounts: int, work: Path) -> dict:
     started = time.monotonic()
     process = start(env, work / "worker.log")
     try:
-        await preload(bootstrap, settings.topic("accounts"),
-                      [("probe", b'{"account_id": "probe", "starting_balance": "1"}')])  # fmt: skip
-        await wait_for_events(bootstrap, settings.topic("risk_events"), accounts + 1, 900)
-        elapsed = time.monotonic() - started
+        with Sampler(process.pid, work, "restoring-worker") as sampler:
+            await preload(bootstrap, settings.topic("accounts"), [("probe", PROBE)])
+            await wait_for_events(bootstrap, settings.topic("risk_events"), accounts + 1, 900)
+            elapsed = time.monotonic() - started
     finally:
         stop(process)
     return {
@@ -107,6 +121,7 @@ async def measure(bootstrap: str, accounts: int, work: Path) -> dict:
         "changelog_records": records,
         "seconds_until_processing": round(elapsed, 1),
         "restored_records_per_second": round(records / elapsed),
+        "profile": sampler.summary(),
     }
 
 

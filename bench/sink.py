@@ -2,7 +2,8 @@
 fill being produced to its row being in ClickHouse at a steady rate.
 
 `python -m bench.sink [rows]` prints a table and writes bench/results/sink.json. Uses
-FILLSTREAM_KAFKA_BOOTSTRAP, else a local broker.
+FILLSTREAM_KAFKA_BOOTSTRAP, else a local broker. The sink is sampled with py-spy while it
+drains the backlog (bench.profile), to say where its time goes.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import harness
+from bench.profile import Sampler
 from fillstream.localkafka import free_port
 from fillstream.settings import Settings
 from fillstream.simulate.publish import upstream_producer
@@ -101,7 +103,8 @@ async def measure(bootstrap: str, count: int, work: Path) -> dict:
         stdout=(work / "sink.log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
     try:
-        (first_at, first_rows), done_at = await wait_rows(port, count, process)
+        with Sampler(process.pid, work, "sink") as sampler:
+            (first_at, first_rows), done_at = await wait_rows(port, count, process)
         backlog_rate = (count - first_rows) / (done_at - first_at) if done_at > first_at else 0
         await produce(
             bootstrap, settings.topic("fills"), STEADY_RATE * STEADY_SECONDS, STEADY_RATE, count
@@ -122,6 +125,7 @@ async def measure(bootstrap: str, count: int, work: Path) -> dict:
         "steady_rows_per_second": STEADY_RATE,
         "fill_to_row_p50_ms": round(float(p50)),
         "fill_to_row_p99_ms": round(float(p99)),
+        "backlog_profile": sampler.summary(),
     }
 
 

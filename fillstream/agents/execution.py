@@ -173,10 +173,10 @@ def _on_market_data(record: Record) -> list[Event]:
         _last_prices[key] = Decimal(tick["price"])
         if key not in resting_on:
             resting_on[key] = []
-            for account_id in tables.watchers.get(key) or []:
+            for account_id in sorted(_watchers.of(key)):
                 if account_id not in touched:
                     touched[account_id] = _Touched(_load(account_id))
-                if engine.rests_on(touched[account_id].account, symbol):
+                if symbol in touched[account_id].resting_symbols:
                     resting_on[key].append(touched[account_id])
         for entry in resting_on[key]:
             filled = engine.fill_resting(entry.account, symbol, market, ts)
@@ -197,7 +197,8 @@ class _Touched:
 
     def __init__(self, account: Account) -> None:
         self.account = account
-        self.watched_before = _watched_symbols(account)
+        self.resting_symbols = {resting.order.symbol for resting in account.resting.values()}
+        self.watched_before = _held_symbols(account) | self.resting_symbols
         self.peak_before = account.peak_equity
         self.changed = False
 
@@ -216,6 +217,7 @@ async def _forget_decoded(sender: object, revoked: object, **kwargs: object) -> 
     _accounts.clear()
     _instruments.clear()
     _last_prices.clear()
+    _watchers.forget()
 
 
 def market_for(partition: int) -> engine.Market:
@@ -257,8 +259,11 @@ def _load(account_id: str) -> Account | None:
 def _watched_symbols(account: Account | None) -> set[str]:
     if account is None:
         return set()
-    held = {split_position_key(key)[0] for key in account.positions}
-    return held | {resting.order.symbol for resting in account.resting.values()}
+    return _held_symbols(account) | {resting.order.symbol for resting in account.resting.values()}
+
+
+def _held_symbols(account: Account) -> set[str]:
+    return {split_position_key(key)[0] for key in account.positions}
 
 
 def _save(account: Account, watched_before: set[str], partition: int) -> None:
@@ -267,12 +272,47 @@ def _save(account: Account, watched_before: set[str], partition: int) -> None:
     _accounts[account.account_id] = account
     watched_after = _watched_symbols(account)
     for symbol in watched_after - watched_before:
-        key = market_key(symbol, partition)
-        tables.watchers[key] = sorted({*(tables.watchers.get(key) or []), account.account_id})
+        _watchers.add(market_key(symbol, partition), account.account_id)
     for symbol in watched_before - watched_after:
-        key = market_key(symbol, partition)
-        remaining = [a for a in tables.watchers.get(key) or [] if a != account.account_id]
-        tables.watchers[key] = remaining
+        _watchers.remove(market_key(symbol, partition), account.account_id)
+
+
+class _WatcherIndex:
+    """Who to mark on a tick: accounts by the market keys they hold or rest on.
+
+    The table keeps one row per (market key, account), so an account joining a symbol writes a
+    few bytes rather than the whole list of its holders again (quadratic with many accounts).
+    Listing a symbol's accounts needs them by market key, so they are indexed in memory from a
+    scan of the table the first time they are asked for after partitions move.
+    """
+
+    def __init__(self) -> None:
+        self._by_market: dict[str, set[str]] | None = None
+
+    def of(self, market: str) -> set[str]:
+        return self._index().get(market, set())
+
+    def add(self, market: str, account_id: str) -> None:
+        tables.watchers[f"{market}/{account_id}"] = True
+        self._index().setdefault(market, set()).add(account_id)
+
+    def remove(self, market: str, account_id: str) -> None:
+        tables.watchers.pop(f"{market}/{account_id}", None)
+        self._index().get(market, set()).discard(account_id)
+
+    def forget(self) -> None:
+        self._by_market = None
+
+    def _index(self) -> dict[str, set[str]]:
+        if self._by_market is None:
+            self._by_market = {}
+            for row in tables.watchers:
+                market, _, account_id = row.partition("/")
+                self._by_market.setdefault(market, set()).add(account_id)
+        return self._by_market
+
+
+_watchers = _WatcherIndex()
 
 
 async def _publish(outcome: Event, statuses: dict[str, dict]) -> None:

@@ -340,10 +340,6 @@ def fill_resting(account: Account, symbol: str, market: Market, now: datetime) -
     return events
 
 
-def rests_on(account: Account, symbol: str) -> bool:
-    return any(resting.order.symbol == symbol for resting in account.resting.values())
-
-
 def marks_of(account: Account, market: Market) -> dict[str, Decimal]:
     """Each position's mark: the last price, or 1 - last for NO shares."""
     marks = {}

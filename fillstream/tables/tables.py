@@ -10,7 +10,9 @@ accounts = app.Table("account-state", default=None, help="account_id -> account 
 instruments = app.Table("instruments", default=None, help="symbol@partition -> instrument")
 prices = app.Table("prices", default=None, help="symbol@partition -> last tick")
 watchers = app.Table(
-    "watchers", default=None, help="symbol@partition -> accounts holding it or resting on it"
+    "watchers",
+    default=None,
+    help="symbol@partition/account_id, for each account holding or resting on the symbol -> true",
 )
 router_instruments = app.Table(
     "router-instruments", default=None, help="symbol -> kind, for validating ticks"
