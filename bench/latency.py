@@ -21,16 +21,21 @@ from dataclasses import dataclass
 from itertools import islice
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench import harness, offer
 from bench.throughput import REPO, env_for, preload, stop, worker
 from fillstream.settings import Settings
-from fillstream.streams.admin import ensure_topics, pipeline_topics
+from fillstream.streams.admin import TopicSpec, ensure_topics, pipeline_topics
 
-# (ticks/s, orders/s), as the issue states them
-LOADS = [(10_000, 1_000), (10_000, 5_000)]
+# (ticks/s, orders/s): 4 ticks per order, up to 1 000 orders/s; the last is past what one worker
+# sustains (bench.sustained), to show what queueing does to latency.
+LOADS = [(400, 100), (1_000, 250), (4_000, 1_000)]
 WARM_UP = 5.0
+# The bare Faust agent, for what exactly-once costs in the framework itself: its default commit
+# interval, and Kafka Streams' exactly-once default of 100 ms.
+ECHO_RATE = 1000
+ECHO_MODES = [("at_least_once", 2.8), ("exactly_once", 2.8), ("exactly_once", 0.1)]
 SETTLE_SECONDS = 10.0
 
 
@@ -160,7 +165,79 @@ async def measure(bootstrap: str, seconds: float, loads: list[tuple[int, int]], 
     finally:
         await pipeline.close()
         stop(pipeline.worker)
-    return {"mode": "at_least_once", "loads": results}
+    framework = [
+        await framework_latency(bootstrap, guarantee, interval, seconds, work)
+        for guarantee, interval in ECHO_MODES
+    ]
+    return {"pipeline_at_least_once": results, "bare_faust_echo": framework}
+
+
+async def _echoed_probe(consumer: AIOKafkaConsumer, process, guarantee: str) -> None:
+    deadline = time.monotonic() + 180
+    while True:
+        batches = await consumer.getmany(timeout_ms=500)
+        if any(r.value == b"probe" for records in batches.values() for r in records):
+            return
+        if time.monotonic() > deadline or process.poll() is not None:
+            raise RuntimeError(f"the echo agent ({guarantee}) did not start")
+
+
+async def _offer_echoes(producer: AIOKafkaProducer, topic: str, seconds: float) -> None:
+    """ECHO_RATE messages a second, each holding the wall-clock time it was sent."""
+    start = time.monotonic()
+    for n in range(int(ECHO_RATE * seconds)):
+        due = start + n / ECHO_RATE
+        if due > time.monotonic():
+            await asyncio.sleep(due - time.monotonic())
+        await producer.send(topic, key=f"k{n % 100}".encode(), value=repr(time.time()).encode())
+
+
+async def framework_latency(
+    bootstrap: str, guarantee: str, commit_interval: float, seconds: float, work: Path
+) -> dict:
+    """Produce to a bare Faust echo agent (bench/apps/echo_agent.py) at ECHO_RATE and time each
+    message until a read_committed consumer sees it come out."""
+    prefix = f"e{uuid.uuid4().hex[:6]}."
+    source, echoed = f"{prefix}echo-in", f"{prefix}echo-out"
+    await ensure_topics(bootstrap, [TopicSpec(source), TopicSpec(echoed)], 4)
+    env = env_for(bootstrap, prefix, work / prefix)
+    env.update(FILLSTREAM_PROCESSING_GUARANTEE=guarantee,
+               BENCH_COMMIT_INTERVAL=str(commit_interval))  # fmt: skip
+    command = [sys.executable, "-m", "faust", "-A", "bench.apps.echo_agent", "worker", "-l", "warn"]
+    process = worker(command, env, work / f"{prefix}log")
+    consumer = AIOKafkaConsumer(
+        echoed, bootstrap_servers=bootstrap, group_id=None, auto_offset_reset="earliest",
+        isolation_level="read_committed",
+    )  # fmt: skip
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=1)
+    await consumer.start()
+    await producer.start()
+    delays: list[float] = []
+    try:
+        await producer.send_and_wait(source, key=b"probe", value=b"probe")
+        await _echoed_probe(consumer, process, guarantee)
+        offering = asyncio.create_task(_offer_echoes(producer, source, seconds))
+        expected = int(ECHO_RATE * seconds)
+        settle = time.monotonic() + seconds + SETTLE_SECONDS + 2 * commit_interval
+        seen = 0
+        while seen < expected and time.monotonic() < settle:
+            for records in (await consumer.getmany(timeout_ms=100)).values():
+                arrived = time.time()
+                for record in records:
+                    seen += 1
+                    if seen > ECHO_RATE * WARM_UP:
+                        delays.append(arrived - float(record.value))
+        await offering
+    finally:
+        await consumer.stop()
+        await producer.stop()
+        stop(process)
+    return {
+        "guarantee": guarantee,
+        "commit_interval_seconds": commit_interval,
+        "messages_per_second": ECHO_RATE,
+        "produce_to_read_committed": percentiles(delays),
+    }
 
 
 def main() -> None:

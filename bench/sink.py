@@ -86,7 +86,9 @@ async def wait_rows(port: int, expected: int, process: subprocess.Popen) -> tupl
         await asyncio.sleep(0.1)
 
 
-async def measure(bootstrap: str, count: int, work: Path) -> dict:
+async def measure(bootstrap: str, count: int, work: Path, code: Path = REPO) -> dict:
+    """`code` is the source tree the sink runs (another version, to compare)."""
+    work.mkdir(parents=True, exist_ok=True)
     prefix = f"s{uuid.uuid4().hex[:6]}."
     settings = Settings(topic_prefix=prefix, kafka_bootstrap=bootstrap)
     await ensure_topics(bootstrap, pipeline_topics(settings), 4)
@@ -95,15 +97,17 @@ async def measure(bootstrap: str, count: int, work: Path) -> dict:
     env = {k: v for k, v in os.environ.items() if not k.startswith("FILLSTREAM_")}
     env.update(
         FILLSTREAM_KAFKA_BOOTSTRAP=bootstrap, FILLSTREAM_TOPIC_PREFIX=prefix,
-        FILLSTREAM_APP_ID=prefix.rstrip("."), FILLSTREAM_DATA_DIR=str(work),
+        FILLSTREAM_APP_ID=prefix.rstrip("."), FILLSTREAM_DATA_DIR=str(work / prefix),
         FILLSTREAM_SINK_PORT=str(port), FILLSTREAM_CONFIG=str(work / "none.toml"),
+        PYTHONPATH=str(code),
     )  # fmt: skip
     process = subprocess.Popen(
-        [sys.executable, "-m", "fillstream.cli", "sink"], env=env, cwd=REPO,
-        stdout=(work / "sink.log").open("wb"), stderr=subprocess.STDOUT, start_new_session=True,
+        [sys.executable, "-m", "fillstream.cli", "sink"], env=env, cwd=code,
+        stdout=(work / f"sink-{prefix}log").open("wb"), stderr=subprocess.STDOUT,
+        start_new_session=True,
     )  # fmt: skip
     try:
-        with Sampler(process.pid, work, "sink") as sampler:
+        with Sampler(process.pid, work, f"sink-{prefix}") as sampler:
             (first_at, first_rows), done_at = await wait_rows(port, count, process)
         backlog_rate = (count - first_rows) / (done_at - first_at) if done_at > first_at else 0
         await produce(

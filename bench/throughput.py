@@ -84,7 +84,7 @@ async def raw_loop(bootstrap: str, prefix: str, count: int) -> float:
 
 def worker(command: list[str], env: dict, log: Path) -> subprocess.Popen:
     return subprocess.Popen(
-        command, env=env, cwd=REPO, stdout=log.open("wb"), stderr=subprocess.STDOUT,
+        command, env=env, cwd=env["PYTHONPATH"], stdout=log.open("wb"), stderr=subprocess.STDOUT,
         start_new_session=True,
     )  # fmt: skip
 
@@ -128,13 +128,14 @@ async def drain_rate(bootstrap: str, group: str, topics: set[str], total: int, p
     return (done - first) / (last_progress - started)
 
 
-def env_for(bootstrap: str, prefix: str, data: Path) -> dict:
+def env_for(bootstrap: str, prefix: str, data: Path, code: Path = REPO) -> dict:
+    """A worker's environment; `code` is the source tree it runs (another version, to compare)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("FILLSTREAM_")}
     env.update(
         FILLSTREAM_KAFKA_BOOTSTRAP=bootstrap, FILLSTREAM_TOPIC_PREFIX=prefix,
         FILLSTREAM_APP_ID=prefix.rstrip("."), FILLSTREAM_DATA_DIR=str(data),
         FILLSTREAM_WEB_PORT=str(free_port()), FILLSTREAM_CONFIG=str(data / "none.toml"),
-        PYTHONPATH=str(REPO),
+        PYTHONPATH=str(code),
     )  # fmt: skip
     return env
 
@@ -179,10 +180,12 @@ async def prepare_pipeline(bootstrap: str, prefix: str, orders: int) -> set[str]
     return {settings.topic(n) for n in ("ticks", "orders")}
 
 
-async def pipeline(bootstrap: str, prefix: str, orders: int, work: Path) -> float:
+async def pipeline(
+    bootstrap: str, prefix: str, orders: int, work: Path, code: Path = REPO
+) -> float:
     inputs = await prepare_pipeline(bootstrap, prefix, orders)
-    env = env_for(bootstrap, prefix, work / "pipeline")
-    process = worker([sys.executable, "-m", "fillstream.cli", "worker"], env, work / "pipeline.log")
+    env = env_for(bootstrap, prefix, work / f"pipeline-{prefix}", code)
+    process = worker([sys.executable, "-m", "fillstream.cli", "worker"], env, work / f"{prefix}log")
     try:
         return await drain_rate(bootstrap, env["FILLSTREAM_APP_ID"], inputs,
                                 orders * (1 + TICKS_PER_ORDER), process)  # fmt: skip

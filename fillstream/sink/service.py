@@ -20,6 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+import pyarrow as pa
 from aiokafka import AIOKafkaConsumer, ConsumerRebalanceListener, TopicPartition
 from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 from clickhouse_connect.driver.client import Client
@@ -94,7 +95,7 @@ class Sink:
         self._consumer: AIOKafkaConsumer | None = None
 
     async def call(self, function, *args, **kwargs):
-        """Run a ClickHouse call on the sink's one ClickHouse thread, off the event loop."""
+        """Run blocking work (ClickHouse calls, building Arrow batches) on the sink's one thread."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, lambda: function(*args, **kwargs))
 
@@ -178,17 +179,12 @@ class Sink:
     async def _flush(self, tp: TopicPartition, stopping: asyncio.Event, retry: bool = True) -> None:
         records = self._buffers[tp][: self.max_rows]
         spec = self.specs[tp.topic]
-        rows = []
-        for record in records:
-            try:
-                rows.append(spec.to_row(tp.topic, tp.partition, record.offset, record.value))
-            except (ValueError, KeyError, TypeError) as error:
-                logger.error("skipping %s[%d]@%d: %r", tp.topic, tp.partition, record.offset, error)
+        rows = await self.call(spec.to_arrow, tp.topic, tp.partition, records)
         token = f"{tp.topic}-{tp.partition}-{records[0].offset}-{records[-1].offset}"
         backoff = BACKOFF_START_SECONDS
         while True:
             try:
-                if rows:
+                if rows.num_rows:
                     await self.call(self._insert, spec, rows, token)
                 break
             except Exception as error:
@@ -202,9 +198,9 @@ class Sink:
                 backoff = min(backoff * 2, BACKOFF_CAP_SECONDS)
         self.failpoint.after_insert()
         await self._consumer.commit({tp: OffsetAndMetadata(records[-1].offset + 1, "")})
-        self.stats.rows += len(rows)
+        self.stats.rows += rows.num_rows
         self.stats.batches += 1
-        metrics.SINK_ROWS.labels(spec.table).inc(len(rows))
+        metrics.SINK_ROWS.labels(spec.table).inc(rows.num_rows)
         metrics.SINK_BATCHES.labels(spec.table).inc()
         self.stats.last_error = None
         del self._buffers[tp][: len(records)]
@@ -213,13 +209,10 @@ class Sink:
         else:
             self._first_buffered_at.pop(tp, None)
 
-    def _insert(self, spec: TableSpec, rows: list[list], token: str) -> None:
+    def _insert(self, spec: TableSpec, rows: pa.Table, token: str) -> None:
         self.failpoint.before_insert()
-        self._require_client().insert(
-            spec.table,
-            rows,
-            column_names=spec.columns,
-            settings={"insert_deduplication_token": token, "async_insert": 0},
+        self._require_client().insert_arrow(
+            spec.table, rows, settings={"insert_deduplication_token": token, "async_insert": 0}
         )
 
     async def _wait_alive(self, seconds: float) -> None:

@@ -1,0 +1,57 @@
+"""Before and after, side by side in one run: the worker and the sink of an earlier commit against
+the current tree, on the same broker, each draining the same backlogs as bench.throughput and
+bench.sink.
+
+`python -m bench.compare REF [orders] [fills]` exports REF with `git archive` into the work
+directory, runs both versions one after the other, prints a table and writes
+bench/results/compare.json.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import uuid
+from pathlib import Path
+
+from bench import harness, sink
+from bench.throughput import REPO, TICKS_PER_ORDER, pipeline
+
+
+def export(ref: str, work: Path) -> Path:
+    target = work / "before"
+    target.mkdir()
+    archive = subprocess.run(["git", "archive", ref], cwd=REPO, check=True, capture_output=True)
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    return target
+
+
+async def measure(bootstrap: str, ref: str, orders: int, fills: int, work: Path) -> dict:
+    before = export(ref, work)
+    run = uuid.uuid4().hex[:6]
+    result: dict = {"before": ref, "orders": orders, "ticks": orders * TICKS_PER_ORDER}
+    for name, code in (("before", before), ("after", REPO)):
+        rate = await pipeline(bootstrap, f"c{run}{name}.", orders, work, code)
+        result[f"pipeline_records_per_second_{name}"] = round(rate)
+    for name, code in (("before", before), ("after", REPO)):
+        figures = await sink.measure(bootstrap, fills, work / f"sink-{name}", code)
+        result[f"sink_rows_per_second_{name}"] = figures["backlog_rows_per_second"]
+    result["pipeline_after_over_before"] = round(
+        result["pipeline_records_per_second_after"] / result["pipeline_records_per_second_before"],
+        2,
+    )
+    result["sink_after_over_before"] = round(
+        result["sink_rows_per_second_after"] / result["sink_rows_per_second_before"], 2
+    )
+    return result
+
+
+def main() -> None:
+    ref = sys.argv[1]
+    orders = int(sys.argv[2]) if len(sys.argv) > 2 else 4000
+    fills = int(sys.argv[3]) if len(sys.argv) > 3 else 200_000
+    harness.run("compare", lambda bootstrap, work: measure(bootstrap, ref, orders, fills, work))
+
+
+if __name__ == "__main__":
+    main()
