@@ -1,6 +1,6 @@
 """Before and after, side by side in one run: the worker and the sink of an earlier commit against
-the current tree, on the same broker, each draining the same backlogs as bench.throughput and
-bench.sink.
+the current tree, on the same broker: each draining the same backlogs as bench.throughput and
+bench.sink, and each worker under the same live load as a bench.sustained step.
 
 `python -m bench.compare REF [orders] [fills]` exports REF with `git archive` into the work
 directory, runs both versions one after the other, prints a table and writes
@@ -15,7 +15,13 @@ import uuid
 from pathlib import Path
 
 from bench import harness, sink
-from bench.throughput import REPO, TICKS_PER_ORDER, pipeline
+from bench.latency import start_pipeline
+from bench.sustained import step
+from bench.throughput import REPO, TICKS_PER_ORDER, pipeline, stop
+
+# The live comparison: a load the current worker keeps up with (bench.sustained).
+LIVE_ORDERS = 100
+LIVE_SECONDS = 60
 
 
 def export(ref: str, work: Path) -> Path:
@@ -26,6 +32,20 @@ def export(ref: str, work: Path) -> Path:
     return target
 
 
+async def live(bootstrap: str, prefix: str, code: Path, work: Path) -> float:
+    """How far behind a worker is after LIVE_SECONDS of LIVE_ORDERS orders/s (4 ticks each)."""
+    running = await start_pipeline(bootstrap, prefix, work, code)
+    inputs = {running.settings.topic("ticks"), running.settings.topic("orders")}
+    try:
+        figures = await step(
+            bootstrap, prefix, prefix.rstrip("."), inputs, LIVE_ORDERS, LIVE_SECONDS
+        )
+    finally:
+        await running.close()
+        stop(running.worker)
+    return figures["seconds_behind_at_end"]
+
+
 async def measure(bootstrap: str, ref: str, orders: int, fills: int, work: Path) -> dict:
     before = export(ref, work)
     run = uuid.uuid4().hex[:6]
@@ -33,6 +53,8 @@ async def measure(bootstrap: str, ref: str, orders: int, fills: int, work: Path)
     for name, code in (("before", before), ("after", REPO)):
         rate = await pipeline(bootstrap, f"c{run}{name}.", orders, work, code)
         result[f"pipeline_records_per_second_{name}"] = round(rate)
+    for name, code in (("before", before), ("after", REPO)):
+        result[f"live_seconds_behind_{name}"] = await live(bootstrap, f"c{run}{name}l.", code, work)
     for name, code in (("before", before), ("after", REPO)):
         figures = await sink.measure(bootstrap, fills, work / f"sink-{name}", code)
         result[f"sink_rows_per_second_{name}"] = figures["backlog_rows_per_second"]

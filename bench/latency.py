@@ -127,8 +127,10 @@ class RunningPipeline:
             await self.reading
 
 
-async def start_pipeline(bootstrap: str, prefix: str, work: Path) -> RunningPipeline:
-    """Returns once the worker has answered a first order."""
+async def start_pipeline(
+    bootstrap: str, prefix: str, work: Path, code: Path = REPO
+) -> RunningPipeline:
+    """Returns once the worker (running the source tree `code`) has answered a first order."""
     settings = Settings(topic_prefix=prefix, kafka_bootstrap=bootstrap)
     await ensure_topics(bootstrap, pipeline_topics(settings), 4)
     model = offer.market(1)
@@ -136,8 +138,8 @@ async def start_pipeline(bootstrap: str, prefix: str, work: Path) -> RunningPipe
     await preload(bootstrap, settings.topic("instruments"), instruments)
     await preload(bootstrap, settings.topic("accounts"), offer.traders().account_messages())
     await preload(bootstrap, settings.topic("ticks"), islice(model.ticks(), len(instruments)))
-    env = env_for(bootstrap, prefix, work / "worker")
-    process = worker([sys.executable, "-m", "fillstream.cli", "worker"], env, work / "worker.log")
+    env = env_for(bootstrap, prefix, work / f"worker-{prefix}", code)
+    process = worker([sys.executable, "-m", "fillstream.cli", "worker"], env, work / f"{prefix}log")
     down = Downstream(bootstrap, settings)
     pipeline = RunningPipeline(settings, process, down, asyncio.create_task(down.run()))
     probe = {"order_id": "probe-1", "account_id": "trader-0000", "symbol": "SIM0-USD",
@@ -165,10 +167,13 @@ async def measure(bootstrap: str, seconds: float, loads: list[tuple[int, int]], 
     finally:
         await pipeline.close()
         stop(pipeline.worker)
-    framework = [
-        await framework_latency(bootstrap, guarantee, interval, seconds, work)
-        for guarantee, interval in ECHO_MODES
-    ]
+    framework = []
+    for guarantee, interval in ECHO_MODES:
+        try:
+            framework.append(await framework_latency(bootstrap, guarantee, interval, seconds, work))
+        except Exception as error:  # a mode that fails is a finding, not the end of the run
+            framework.append({"guarantee": guarantee, "commit_interval_seconds": interval,
+                              "error": f"{type(error).__name__}: {error}"})  # fmt: skip
     return {"pipeline_at_least_once": results, "bare_faust_echo": framework}
 
 

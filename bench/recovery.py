@@ -10,9 +10,7 @@ py-spy (bench.profile), to say where the time goes.
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import signal
 import subprocess
 import sys
 import time
@@ -24,7 +22,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from bench import harness
 from bench.profile import Sampler
-from bench.throughput import env_for, preload
+from bench.throughput import env_for, preload, stop
 from fillstream.settings import Settings
 from fillstream.streams.admin import ensure_topics, pipeline_topics
 
@@ -42,11 +40,6 @@ def start(env: dict, log: Path) -> subprocess.Popen:
         [sys.executable, "-m", "fillstream.cli", "worker"], env=env, cwd=REPO,
         stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
-
-
-def stop(process: subprocess.Popen) -> None:
-    os.killpg(process.pid, signal.SIGTERM)
-    process.wait(120)
 
 
 async def wait_for_events(bootstrap: str, topic: str, count: int, timeout: float) -> None:

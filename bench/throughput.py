@@ -90,8 +90,13 @@ def worker(command: list[str], env: dict, log: Path) -> subprocess.Popen:
 
 
 def stop(process: subprocess.Popen) -> None:
+    """SIGTERM, then SIGKILL after a minute: a benchmark must not leave a worker behind."""
     os.killpg(process.pid, signal.SIGTERM)
-    process.wait(60)
+    try:
+        process.wait(60)
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        process.wait(10)
 
 
 async def committed(bootstrap: str, group: str, topics: set[str]) -> int:

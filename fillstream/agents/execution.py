@@ -146,10 +146,11 @@ def _limits(message: AccountMessage, current: AccountLimits | None) -> AccountLi
 def _on_market_data(record: Record) -> list[Event]:
     """One batch of instruments and ticks from the router, applied in order.
 
-    Resting limits fill on the first tick that trades through them. Marks are conflated: each
-    account holding or resting on a symbol of the batch is marked once, after the batch's last
-    tick, so a batch costs in proportion to the accounts it touches, not accounts times ticks.
-    Prices and accounts are stored once per batch.
+    Resting limits fill on the first tick that trades through them. Marks are conflated in
+    event time: once MARK_INTERVAL of tick time has passed since the partition's last marks, every
+    account holding or resting on a symbol that ticked since then is marked once, at the latest
+    prices. Marking every holder on every tick cost accounts x ticks. Prices and changed accounts
+    are stored once per batch.
     """
     partition = record.partition
     prices: dict[str, dict] = {}
@@ -157,7 +158,8 @@ def _on_market_data(record: Record) -> list[Event]:
     resting_on: dict[str, list[_Touched]] = {}
     market = market_for(partition)
     events: list[Event] = []
-    ts = record_time(record)
+    unmarked = _unmarked.setdefault(partition, set())
+    ts = None
     for update in json.loads(record.value, parse_float=Decimal)["updates"]:
         if "instrument" in update:
             instrument = InstrumentMessage.model_validate(update["instrument"])
@@ -171,36 +173,64 @@ def _on_market_data(record: Record) -> list[Event]:
         key = market_key(symbol, partition)
         prices[key] = tick
         _last_prices[key] = Decimal(tick["price"])
+        unmarked.add(key)
         if key not in resting_on:
-            resting_on[key] = []
-            for account_id in sorted(_watchers.of(key)):
-                if account_id not in touched:
-                    touched[account_id] = _Touched(_load(account_id))
-                if symbol in touched[account_id].resting_symbols:
-                    resting_on[key].append(touched[account_id])
+            resting_on[key] = [
+                _touch(touched, account_id)
+                for account_id in sorted(_watchers.of(key))
+                if _rests_on(_load(account_id), symbol)
+            ]
         for entry in resting_on[key]:
             filled = engine.fill_resting(entry.account, symbol, market, ts)
             entry.changed |= bool(filled)
             events += filled
     for key, tick in prices.items():
         tables.prices[key] = tick
+    last_marks = _last_marks.get(partition)
+    if ts is not None and (last_marks is None or ts - last_marks >= MARK_INTERVAL):
+        for key in sorted(unmarked):
+            for account_id in sorted(_watchers.of(key)):
+                _touch(touched, account_id).mark = True
+        unmarked.clear()
+        _last_marks[partition] = ts
     for entry in touched.values():
-        account_events = engine.mark(entry.account, market, ts)
-        events += account_events
-        if entry.changed or account_events or entry.account.peak_equity != entry.peak_before:
+        if entry.mark:
+            marked = engine.mark(entry.account, market, ts)
+            entry.changed |= bool(marked)
+            events += marked
+        if entry.changed or entry.account.peak_equity != entry.peak_before:
             _save(entry.account, entry.watched_before, partition)
     return events
 
 
+# Accounts are marked at most this often per partition, in the ticks' own time (so a replay marks
+# where the original run did, given the same batches). A move that reverses within it is not
+# seen by the drawdown check; the first tick after it marks every account touched since.
+MARK_INTERVAL = timedelta(milliseconds=250)
+_last_marks: dict[int, datetime] = {}
+_unmarked: dict[int, set[str]] = {}
+
+
+def _rests_on(account: Account | None, symbol: str) -> bool:
+    return account is not None and any(r.order.symbol == symbol for r in account.resting.values())
+
+
+def _touch(touched: dict[str, _Touched], account_id: str) -> _Touched:
+    entry = touched.get(account_id)
+    if entry is None:
+        entry = touched[account_id] = _Touched(_load(account_id))
+    return entry
+
+
 class _Touched:
-    """An account a batch marks, and what decides whether it must be stored again."""
+    """An account a batch fills or marks, and what decides whether it must be stored again."""
 
     def __init__(self, account: Account) -> None:
         self.account = account
-        self.resting_symbols = {resting.order.symbol for resting in account.resting.values()}
-        self.watched_before = _held_symbols(account) | self.resting_symbols
+        self.watched_before = _watched_symbols(account)
         self.peak_before = account.peak_equity
         self.changed = False
+        self.mark = False
 
 
 # Decoded accounts, instruments and last prices: a batch of ticks marks every account holding its
@@ -218,6 +248,8 @@ async def _forget_decoded(sender: object, revoked: object, **kwargs: object) -> 
     _instruments.clear()
     _last_prices.clear()
     _watchers.forget()
+    _last_marks.clear()
+    _unmarked.clear()
 
 
 def market_for(partition: int) -> engine.Market:
@@ -259,11 +291,8 @@ def _load(account_id: str) -> Account | None:
 def _watched_symbols(account: Account | None) -> set[str]:
     if account is None:
         return set()
-    return _held_symbols(account) | {resting.order.symbol for resting in account.resting.values()}
-
-
-def _held_symbols(account: Account) -> set[str]:
-    return {split_position_key(key)[0] for key in account.positions}
+    held = {split_position_key(key)[0] for key in account.positions}
+    return held | {resting.order.symbol for resting in account.resting.values()}
 
 
 def _save(account: Account, watched_before: set[str], partition: int) -> None:

@@ -20,11 +20,10 @@ from fillstream.streams.codec import BadMessage, decode
 from fillstream.tables import tables
 
 # A batch closes at this many inputs or after this long, whichever comes first. The fan-out then
-# costs one record per partition per batch instead of one per tick, and the execution agent marks
-# each account once per batch: the window is the mark conflation interval, and what it adds at
-# most to a tick's way to the accounts.
+# costs one record per partition per batch instead of one per tick; the wait is what batching
+# adds at most to a tick's way to the accounts.
 BATCH_SIZE = 2000
-BATCH_WINDOW = 0.05
+BATCH_WINDOW = 0.02
 
 
 @app.agent(topics.symbol_inputs)
