@@ -9,7 +9,7 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 
 from fillstream import metrics
-from fillstream.agents import sequencing
+from fillstream.agents import sequencing, state
 from fillstream.agents.guard import record_time, require_key
 from fillstream.agents.record import Record
 from fillstream.app import app, settings
@@ -18,9 +18,7 @@ from fillstream.core.events import AccountStatusChanged, Event, Fill, OrderEvent
 from fillstream.core.model import (
     Account,
     AccountLimits,
-    Instrument,
     SeenOrder,
-    split_position_key,
 )
 from fillstream.schemas.inbound import (
     AccountMessage,
@@ -38,7 +36,7 @@ from fillstream.schemas.outbound import (
 from fillstream.streams import topics
 from fillstream.streams.codec import decode, encode
 from fillstream.tables import tables
-from fillstream.tables.account_state import dump_account, dump_seen, load_account, load_seen
+from fillstream.tables.account_state import dump_seen, load_seen
 from fillstream.tables.tables import market_key
 
 DUPLICATE_WINDOW = timedelta(hours=settings.duplicate_window_hours)
@@ -66,7 +64,7 @@ async def _handle(record: Record) -> None:
         else:
             events = _on_market_data(record)
     except BaseException:
-        _accounts.clear()
+        state.forget_accounts()
         raise
     statuses: dict[str, dict] = {}
     for outcome in events:
@@ -79,23 +77,23 @@ def _on_order(record: Record) -> list[Event]:
     message = decode(OrderMessage, record.value)
     require_key(record, message.account_id, "account_id")
     order = to_order(message)
-    account = _load(message.account_id)
+    account = state.load(message.account_id)
     offset = record.offset
     order_ids = _OrderIds(message.account_id)
     if engine.is_replay(order_ids, order, offset):
         return []
-    watched_before = _watched_symbols(account)
+    watched_before = state.watched_symbols(account)
     events = engine.submit_order(
         account,
         order,
-        market_for(record.partition),
+        state.market_for(record.partition),
         order_ids=order_ids,
         now=message.ts or record_time(record),
         offset=offset,
         duplicate_window=DUPLICATE_WINDOW,
     )
     if account is not None:
-        _save(account, watched_before, record.partition)
+        state.save(account, watched_before, record.partition)
     return events
 
 
@@ -116,15 +114,15 @@ class _OrderIds:
 def _on_account(record: Record) -> list[Event]:
     message = decode(AccountMessage, record.value)
     require_key(record, message.account_id, "account_id")
-    existing = _load(message.account_id)
+    existing = state.load(message.account_id)
     if existing is not None:
         existing.limits = _limits(message, existing.limits)
-        _save(existing, _watched_symbols(existing), record.partition)
+        state.save(existing, state.watched_symbols(existing), record.partition)
         return []
     account = engine.open_account(
         message.account_id, message.starting_balance, _limits(message, None)
     )
-    _save(account, set(), record.partition)
+    state.save(account, set(), record.partition)
     return [AccountStatusChanged(account.account_id, "active", "opened", record_time(record))]
 
 
@@ -156,7 +154,7 @@ def _on_market_data(record: Record) -> list[Event]:
     prices: dict[str, dict] = {}
     touched: dict[str, _Touched] = {}
     resting_on: dict[str, list[_Touched]] = {}
-    market = market_for(partition)
+    market = state.market_for(partition)
     events: list[Event] = []
     unmarked = _unmarked.setdefault(partition, set())
     ts = None
@@ -164,21 +162,20 @@ def _on_market_data(record: Record) -> list[Event]:
         if "instrument" in update:
             instrument = InstrumentMessage.model_validate(update["instrument"])
             key = market_key(instrument.symbol, partition)
-            tables.instruments[key] = update["instrument"]
-            _instruments[key] = to_instrument(instrument)
+            state.set_instrument(key, update["instrument"], to_instrument(instrument))
             continue
         # The router validated this tick before fanning it out; only its symbol and time are needed.
         tick = update["tick"]
         symbol, ts = tick["symbol"], datetime.fromisoformat(tick["ts"].replace("Z", "+00:00"))
         key = market_key(symbol, partition)
         prices[key] = tick
-        _last_prices[key] = Decimal(tick["price"])
+        state.set_price(key, Decimal(tick["price"]))
         unmarked.add(key)
         if key not in resting_on:
             resting_on[key] = [
                 _touch(touched, account_id)
-                for account_id in sorted(_watchers.of(key))
-                if _rests_on(_load(account_id), symbol)
+                for account_id in sorted(state.watchers.of(key))
+                if _rests_on(state.load(account_id), symbol)
             ]
         for entry in resting_on[key]:
             filled = engine.fill_resting(entry.account, symbol, market, ts)
@@ -189,7 +186,7 @@ def _on_market_data(record: Record) -> list[Event]:
     last_marks = _last_marks.get(partition)
     if ts is not None and (last_marks is None or ts - last_marks >= MARK_INTERVAL):
         for key in sorted(unmarked):
-            for account_id in sorted(_watchers.of(key)):
+            for account_id in sorted(state.watchers.of(key)):
                 _touch(touched, account_id).mark = True
         unmarked.clear()
         _last_marks[partition] = ts
@@ -199,7 +196,7 @@ def _on_market_data(record: Record) -> list[Event]:
             entry.changed |= bool(marked)
             events += marked
         if entry.changed or entry.account.peak_equity != entry.peak_before:
-            _save(entry.account, entry.watched_before, partition)
+            state.save(entry.account, entry.watched_before, partition)
     return events
 
 
@@ -209,6 +206,8 @@ def _on_market_data(record: Record) -> list[Event]:
 MARK_INTERVAL = timedelta(milliseconds=250)
 _last_marks: dict[int, datetime] = {}
 _unmarked: dict[int, set[str]] = {}
+state.on_forget(_last_marks.clear)
+state.on_forget(_unmarked.clear)
 
 
 def _rests_on(account: Account | None, symbol: str) -> bool:
@@ -218,7 +217,7 @@ def _rests_on(account: Account | None, symbol: str) -> bool:
 def _touch(touched: dict[str, _Touched], account_id: str) -> _Touched:
     entry = touched.get(account_id)
     if entry is None:
-        entry = touched[account_id] = _Touched(_load(account_id))
+        entry = touched[account_id] = _Touched(state.load(account_id))
     return entry
 
 
@@ -227,121 +226,10 @@ class _Touched:
 
     def __init__(self, account: Account) -> None:
         self.account = account
-        self.watched_before = _watched_symbols(account)
+        self.watched_before = state.watched_symbols(account)
         self.peak_before = account.peak_equity
         self.changed = False
         self.mark = False
-
-
-# Decoded accounts, instruments and last prices: a batch of ticks marks every account holding its
-# symbols, each at all its positions, and decoding those from the tables dominated its cost.
-# The tables stay the truth: these are cleared when partitions move (another worker may have
-# changed them) and, for accounts, when a record fails part way (its changes were not stored).
-_accounts: dict[str, Account] = {}
-_instruments: dict[str, Instrument] = {}
-_last_prices: dict[str, Decimal] = {}
-
-
-@app.on_partitions_revoked.connect
-async def _forget_decoded(sender: object, revoked: object, **kwargs: object) -> None:
-    _accounts.clear()
-    _instruments.clear()
-    _last_prices.clear()
-    _watchers.forget()
-    _last_marks.clear()
-    _unmarked.clear()
-
-
-def market_for(partition: int) -> engine.Market:
-    """What the rules may know of the market, as the given partition has seen it."""
-
-    def instrument(symbol: str) -> Instrument | None:
-        key = market_key(symbol, partition)
-        cached = _instruments.get(key)
-        if cached is None:
-            document = tables.instruments.get(key)
-            if document is None:
-                return None
-            cached = _instruments[key] = to_instrument(InstrumentMessage.model_validate(document))
-        return cached
-
-    def last_price(symbol: str) -> Decimal | None:
-        key = market_key(symbol, partition)
-        cached = _last_prices.get(key)
-        if cached is None:
-            document = tables.prices.get(key)
-            if document is None:
-                return None
-            cached = _last_prices[key] = Decimal(document["price"])
-        return cached
-
-    return engine.Market(instrument, last_price)
-
-
-def _load(account_id: str) -> Account | None:
-    cached = _accounts.get(account_id)
-    if cached is None:
-        document = tables.accounts.get(account_id)
-        if document is None:
-            return None
-        cached = _accounts[account_id] = load_account(document)
-    return cached
-
-
-def _watched_symbols(account: Account | None) -> set[str]:
-    if account is None:
-        return set()
-    held = {split_position_key(key)[0] for key in account.positions}
-    return held | {resting.order.symbol for resting in account.resting.values()}
-
-
-def _save(account: Account, watched_before: set[str], partition: int) -> None:
-    """Store the account and keep the symbol index of who to mark on a tick in step with it."""
-    tables.accounts[account.account_id] = dump_account(account)
-    _accounts[account.account_id] = account
-    watched_after = _watched_symbols(account)
-    for symbol in watched_after - watched_before:
-        _watchers.add(market_key(symbol, partition), account.account_id)
-    for symbol in watched_before - watched_after:
-        _watchers.remove(market_key(symbol, partition), account.account_id)
-
-
-class _WatcherIndex:
-    """Who to mark on a tick: accounts by the market keys they hold or rest on.
-
-    The table keeps one row per (market key, account), so an account joining a symbol writes a
-    few bytes rather than the whole list of its holders again (quadratic with many accounts).
-    Listing a symbol's accounts needs them by market key, so they are indexed in memory from a
-    scan of the table the first time they are asked for after partitions move.
-    """
-
-    def __init__(self) -> None:
-        self._by_market: dict[str, set[str]] | None = None
-
-    def of(self, market: str) -> set[str]:
-        return self._index().get(market, set())
-
-    def add(self, market: str, account_id: str) -> None:
-        tables.watchers[f"{market}/{account_id}"] = True
-        self._index().setdefault(market, set()).add(account_id)
-
-    def remove(self, market: str, account_id: str) -> None:
-        tables.watchers.pop(f"{market}/{account_id}", None)
-        self._index().get(market, set()).discard(account_id)
-
-    def forget(self) -> None:
-        self._by_market = None
-
-    def _index(self) -> dict[str, set[str]]:
-        if self._by_market is None:
-            self._by_market = {}
-            for row in tables.watchers:
-                market, _, account_id = row.partition("/")
-                self._by_market.setdefault(market, set()).add(account_id)
-        return self._by_market
-
-
-_watchers = _WatcherIndex()
 
 
 async def _publish(outcome: Event, statuses: dict[str, dict]) -> None:

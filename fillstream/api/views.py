@@ -17,7 +17,7 @@ from aiokafka.errors import KafkaError
 from faust.web import Request, Response, View
 from pydantic import ValidationError
 
-from fillstream.agents.execution import market_for
+from fillstream.agents.state import market_for
 from fillstream.agents.web import timed
 from fillstream.api.auth import KeyRing, Principal, bearer_key
 from fillstream.app import app, settings
