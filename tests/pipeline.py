@@ -36,7 +36,7 @@ class Pipeline:
             [sys.executable, "-m", "fillstream.cli", "worker"], self.env, log
         )
         self.upstream = Upstream(bootstrap)
-        self._ticks_sent = 0
+        self._tick_time = TICK_EPOCH
         self.downstream = Downstream(
             bootstrap, *(self.topic(name) for name in OUTPUTS), read_committed=True
         )
@@ -78,11 +78,11 @@ class Pipeline:
             )
         )
 
-    async def tick(self, symbol: str, price: str) -> str:
-        """Publish a tick and wait until every account partition has applied it; return its ts."""
-        self._ticks_sent += 1
-        ts = (TICK_EPOCH + timedelta(seconds=self._ticks_sent)).isoformat(timespec="milliseconds")
-        ts = ts.replace("+00:00", "Z")
+    async def tick(self, symbol: str, price: str, after: timedelta = timedelta(seconds=1)) -> str:
+        """Publish a tick `after` the previous one (in tick time) and wait until every account
+        partition has applied it; return its ts."""
+        self._tick_time += after
+        ts = self._tick_time.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         await self.send("ticks", symbol, {"symbol": symbol, "price": price, "ts": ts})
         await self.wait_until(lambda: self._partitions_at(symbol, price, ts))
         return ts
