@@ -25,15 +25,26 @@ class Worker(faust.Worker):
 
 
 class App(faust.App):
-    """A Faust app that creates its declared topics before its consumer subscribes to them."""
+    """A Faust app that creates its declared topics, and its tables' changelogs, before its
+    consumer subscribes to them.
+
+    Faust declares changelogs while the consumer joins its group; a changelog the group's first
+    metadata snapshot saw with no partitions made the first table write fail its partition check
+    (PartitionsMismatch: "the changelog topic has 0 partitions") and crashed the agent.
+    """
 
     topic_specs: list[TopicSpec]
 
     async def on_first_start(self) -> None:
         await super().on_first_start()
-        if self.topic_specs:
+        changelogs = [
+            TopicSpec(table.changelog_topic.get_topic_name(), compacted=True)
+            for table in self.tables.values()
+        ]
+        if self.topic_specs or changelogs:
             bootstrap = ",".join(f"{url.host}:{url.port}" for url in self.conf.broker)
-            await ensure_topics(bootstrap, self.topic_specs, self.conf.topic_partitions)
+            specs = [*self.topic_specs, *changelogs]
+            await ensure_topics(bootstrap, specs, self.conf.topic_partitions)
 
 
 def create_app(settings: Settings) -> App:
