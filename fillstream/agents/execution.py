@@ -206,8 +206,12 @@ def _on_market_data(record: Record) -> list[Event]:
 MARK_INTERVAL = timedelta(milliseconds=250)
 _last_marks: dict[int, datetime] = {}
 _unmarked: dict[int, set[str]] = {}
-state.on_forget(_last_marks.clear)
-state.on_forget(_unmarked.clear)
+
+
+@app.on_partitions_revoked.connect
+async def _forget_marks(sender: object, revoked: object, **kwargs: object) -> None:
+    _last_marks.clear()
+    _unmarked.clear()
 
 
 def _rests_on(account: Account | None, symbol: str) -> bool:

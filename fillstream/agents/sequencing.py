@@ -42,23 +42,40 @@ def _from_event(event: EventT) -> Record:
     )
 
 
-async def in_order(event: EventT, next_offsets: dict[str, int]) -> list[Record]:
-    """The records to process now, in order: none for a replay, the skipped ones before a jump.
+class _Progress:
+    """How far a batch has taken each source partition, ahead of the progress table."""
 
-    ``next_offsets`` holds what this batch has taken so far, ahead of the progress table.
-    """
+    def __init__(self) -> None:
+        self._next: dict[str, int] = {}
+        self._events: dict[str, EventT] = {}
+
+    def expected(self, key: str) -> int | None:
+        taken = self._next.get(key)
+        return tables.progress.get(key) if taken is None else taken
+
+    def take(self, key: str, offset: int, event: EventT) -> None:
+        self._next[key] = offset + 1
+        self._events[key] = event
+
+    def store(self) -> None:
+        """Once per batch and partition, in the changelog partition of that source partition."""
+        for key, offset in self._next.items():
+            _write_tables_for(self._events[key])
+            tables.progress[key] = offset
+
+
+async def in_order(event: EventT, progress: _Progress) -> list[Record]:
+    """The records to process now, in order: none for a replay, the skipped ones before a jump."""
     record = _from_event(event)
     key = record.progress_key
-    expected = next_offsets.get(key)
-    if expected is None:
-        expected = tables.progress.get(key)
+    expected = progress.expected(key)
     if expected is None or record.offset == expected:
         records = [record]
     elif record.offset < expected:
         return []
     else:
         records = [*await _skipped_before(record, expected), record]
-    next_offsets[key] = record.offset + 1
+    progress.take(key, record.offset, event)
     return records
 
 
@@ -115,11 +132,6 @@ async def _read_back(topic: str, partition: int, start: int, stop: int) -> list[
         await consumer.stop()
 
 
-def _advance(next_offsets: dict[str, int]) -> None:
-    for key, offset in next_offsets.items():
-        tables.progress[key] = offset
-
-
 async def process_in_order(
     stream, handle, agent: str, size: int, within: float, flush=None
 ) -> None:
@@ -130,21 +142,17 @@ async def process_in_order(
     """
     timer = metrics.PROCESSING_SECONDS.labels(agent)
     async for events in stream.take_events(size, within):
-        next_offsets: dict[str, int] = {}
-        last_events: dict[str, EventT] = {}
+        progress = _Progress()
         for event in events:
             _write_tables_for(event)
-            for record in await in_order(event, next_offsets):
+            for record in await in_order(event, progress):
                 started = time.perf_counter()
                 await guarded(record, handle)
                 timer.observe(time.perf_counter() - started)
                 metrics.MESSAGES_IN.labels(record.topic).inc()
-            last_events[_from_event(event).progress_key] = event
         if flush is not None:
             await flush()
-        for key, offset in next_offsets.items():
-            _write_tables_for(last_events[key])
-            tables.progress[key] = offset
+        progress.store()
 
 
 def _write_tables_for(event: EventT) -> None:

@@ -10,6 +10,9 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from decimal import Decimal
+from typing import Any, TypeVar
+
+from faust.types import TableT as Table
 
 from fillstream.app import app
 from fillstream.core import engine
@@ -19,15 +22,11 @@ from fillstream.tables import tables
 from fillstream.tables.account_state import dump_account, load_account
 from fillstream.tables.tables import market_key
 
+T = TypeVar("T")
+
 _accounts: dict[str, Account] = {}
 _instruments: dict[str, Instrument] = {}
 _last_prices: dict[str, Decimal] = {}
-_forget_callbacks: list[Callable[[], None]] = []
-
-
-def on_forget(callback: Callable[[], None]) -> None:
-    """Also call `callback` whenever partitions move, for other in-memory state of theirs."""
-    _forget_callbacks.append(callback)
 
 
 @app.on_partitions_revoked.connect
@@ -36,8 +35,17 @@ async def _forget_all(sender: object, revoked: object, **kwargs: object) -> None
     _instruments.clear()
     _last_prices.clear()
     watchers.forget()
-    for callback in _forget_callbacks:
-        callback()
+
+
+def _decoded(cache: dict[str, T], table: Table, key: str, decode: Callable[[Any], T]) -> T | None:
+    """The decoded value for `key`, decoding the table's document the first time it is asked."""
+    value = cache.get(key)
+    if value is None:
+        document = table.get(key)
+        if document is None:
+            return None
+        value = cache[key] = decode(document)
+    return value
 
 
 def forget_accounts() -> None:
@@ -46,13 +54,7 @@ def forget_accounts() -> None:
 
 
 def load(account_id: str) -> Account | None:
-    cached = _accounts.get(account_id)
-    if cached is None:
-        document = tables.accounts.get(account_id)
-        if document is None:
-            return None
-        cached = _accounts[account_id] = load_account(document)
-    return cached
+    return _decoded(_accounts, tables.accounts, account_id, load_account)
 
 
 def watched_symbols(account: Account | None) -> set[str]:
@@ -88,25 +90,17 @@ def market_for(partition: int) -> engine.Market:
 
     def instrument(symbol: str) -> Instrument | None:
         key = market_key(symbol, partition)
-        cached = _instruments.get(key)
-        if cached is None:
-            document = tables.instruments.get(key)
-            if document is None:
-                return None
-            cached = _instruments[key] = to_instrument(InstrumentMessage.model_validate(document))
-        return cached
+        return _decoded(_instruments, tables.instruments, key, _to_instrument)
 
     def last_price(symbol: str) -> Decimal | None:
         key = market_key(symbol, partition)
-        cached = _last_prices.get(key)
-        if cached is None:
-            document = tables.prices.get(key)
-            if document is None:
-                return None
-            cached = _last_prices[key] = Decimal(document["price"])
-        return cached
+        return _decoded(_last_prices, tables.prices, key, lambda tick: Decimal(tick["price"]))
 
     return engine.Market(instrument, last_price)
+
+
+def _to_instrument(document: dict) -> Instrument:
+    return to_instrument(InstrumentMessage.model_validate(document))
 
 
 class WatcherIndex:

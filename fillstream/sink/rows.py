@@ -72,6 +72,18 @@ class Column:
     optional: bool = False
     compute: Callable[[dict], Any] | None = None
 
+    @property
+    def nullable(self) -> bool:
+        """Only optional amounts are Nullable in ClickHouse; a missing text is stored as ''."""
+        return self.optional and self.type == MONEY
+
+    def array(self, documents: list[dict]) -> pa.Array:
+        """The whole column, converted and checked by Arrow: the fast path."""
+        values = _array(self.raw(documents), self.type)
+        if values.null_count and not self.nullable:
+            raise ValueError(f"{self.name} is null")
+        return values
+
     def raw(self, documents: list[dict]) -> list[Any]:
         """The values as the JSON has them, for Arrow to convert and check a column at once."""
         name = self.name
@@ -87,6 +99,8 @@ class Column:
         if self.compute is not None:
             return self.compute(document)
         value = document.get(self.name) if self.optional else document[self.name]
+        if value is None and not self.optional:
+            raise TypeError(f"{self.name} is null")
         if self.type == MONEY:
             return money(value)
         if self.type == TIME:
@@ -112,7 +126,8 @@ class TableSpec:
         """Records with ``offset`` and ``value``; one that does not parse is logged and left out.
 
         Whole columns are converted by Arrow; only if that fails (a record with a wrong type, a
-        missing field, or money with more than 18 places) is each record checked on its own.
+        missing or null field, or money with more than 18 places) is each record checked on its
+        own.
         """
         documents, offsets = [], []
         for record in records:
@@ -122,7 +137,7 @@ class TableSpec:
             except orjson.JSONDecodeError as error:
                 logger.error("skipping %s[%d]@%d: %r", topic, partition, record.offset, error)
         try:
-            columns = [_array(column.raw(documents), column.type) for column in self.columns]
+            columns = [column.array(documents) for column in self.columns]
         except (
             KeyError,
             TypeError,

@@ -43,10 +43,12 @@ def test_a_bad_record_is_left_out_and_the_rest_kept() -> None:
         record(2, {**FILL, "price": "a lot"}),
         record(3, {**FILL, "quantity": 3}),
         record(4, {key: value for key, value in FILL.items() if key != "fill_id"}),
-        record(5, FILL),
+        record(5, {**FILL, "fill_id": None}),
+        record(6, {**FILL, "fee": None}),
+        record(7, FILL),
     ]
     table = TRADES.to_arrow("fills", 0, records)
-    assert table.column("kafka_offset").to_pylist() == [5]
+    assert table.column("kafka_offset").to_pylist() == [7]
 
 
 def test_orders_and_risk_events_take_optional_fields_and_other_time_zones() -> None:
@@ -61,3 +63,5 @@ def test_orders_and_risk_events_take_optional_fields_and_other_time_zones() -> N
               "reason": "opened", "ts": "2026-04-01T10:00:00Z"}  # fmt: skip
     row = RISK_EVENTS.to_arrow("risk-events", 1, [record(3, opened)]).to_pylist()[0]
     assert (row["equity"], row["max_drawdown_pct"], row["reason"]) == (None, None, "opened")
+    rejected = {**order, "status": "rejected", "reason": None}
+    assert ORDERS.to_arrow("order-events", 0, [record(1, rejected)]).to_pylist()[0]["reason"] == ""
