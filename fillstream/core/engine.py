@@ -1,18 +1,18 @@
 """The execution-and-risk rules: pre-trade checks, fills, resting limits, marks and drawdown halts.
 
 Every function takes the account's state and what the market looks like, mutates the state and
-returns the events to publish. Same inputs, same events: fill ids derive from the order, so a
-replayed input can never book a second fill.
+returns the events to publish. Same inputs, same events. Fill ids number the account's fills
+(``<account_id>#<n>``), so they never repeat, and a consumer can see a gap.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal, localcontext
 
-from fillstream.core import ledger, pricing
+from fillstream.core import buying_power, ledger, pricing
 from fillstream.core.events import (
     AccountStatusChanged,
     DrawdownViolation,
@@ -22,7 +22,13 @@ from fillstream.core.events import (
     OrderStatus,
 )
 from fillstream.core.model import (
+    ENGINE_ID_PREFIX,
+    EXACT,
     HUNDRED,
+    MAX_PRICE,
+    MAX_QUANTITY,
+    PLACES,
+    QUANTUM,
     ZERO,
     Account,
     AccountLimits,
@@ -38,6 +44,7 @@ from fillstream.core.model import (
     Side,
     position_key,
     split_position_key,
+    within,
 )
 
 
@@ -83,7 +90,8 @@ def submit_order(
     duplicate_window: timedelta,
 ) -> list[Event]:
     try:
-        return _execute(account, order, market, order_ids, now, offset, duplicate_window)
+        with localcontext(EXACT):
+            return _execute(account, order, market, order_ids, now, offset, duplicate_window)
     except Rejected as rejection:
         return [
             OrderEvent(
@@ -119,8 +127,8 @@ def _execute(
     if instrument is None:
         raise Rejected(Reason.UNKNOWN_SYMBOL, f"no instrument {order.symbol!r}")
     last = market.last_price(order.symbol)
-    if last is None:
-        raise Rejected(Reason.NO_MARKET_DATA, f"no tick yet for {order.symbol!r}")
+    if last is None or not pricing.valid_reference(instrument, last):
+        raise Rejected(Reason.NO_MARKET_DATA, f"no usable tick yet for {order.symbol!r}")
 
     reference = pricing.outcome_price(instrument, last, order.outcome)
     immediate = order.type is OrderType.MARKET or pricing.marketable(
@@ -133,23 +141,20 @@ def _execute(
     else:
         price = order.limit_price
     fee_bps = instrument.taker_fee_bps if immediate else instrument.maker_fee_bps
-    notional = order.quantity * price
-    fee = pricing.fee(notional, fee_bps)
-    marks = marks_of(account, market)
-    equity = ledger.equity(account, marks)
-    _check_risk_limit(account, notional, equity)
-    if instrument.kind is Kind.CRYPTO:
-        _check_margin(account, order, market, marks, equity, fee, last, immediate)
-    else:
-        _check_fully_funded(account, order, notional, fee)
+    if instrument.kind is Kind.PREDICTION and order.side is Side.SELL:
+        _check_position_on_offer(account, order)
+    growth = _growth(account, order)
+    if growth:
+        _check_buying_power(account, order, market, immediate, price, fee_bps, growth)
 
     accepted = OrderEvent(order.order_id, account.account_id, OrderStatus.ACCEPTED, now)
     events: list[Event] = [accepted]
     if not immediate:
         account.resting[order.order_id] = RestingOrder(order, fee_bps)
         return events
+    fee = pricing.fee(ledger.cash_amount(order.quantity * price, order.side), fee_bps)
     events += _fill(account, market, order, price, fee, Liquidity.TAKER, now)
-    events += mark(account, market, now)
+    events += _mark(account, market, now)
     return events
 
 
@@ -157,14 +162,18 @@ def _check_well_formed(order: Order, instrument: Instrument | None) -> None:
     def invalid(detail: str) -> Rejected:
         return Rejected(Reason.INVALID_ORDER, detail)
 
-    if order.quantity <= 0:
-        raise invalid("quantity must be positive")
+    if order.order_id.startswith(ENGINE_ID_PREFIX):
+        raise invalid(f"order_id may not start with {ENGINE_ID_PREFIX!r}: the engine's own ids do")
+    if problem := _amount_problem("quantity", order.quantity, MAX_QUANTITY):
+        raise invalid(problem)
     if order.type is OrderType.LIMIT and order.limit_price is None:
         raise invalid("a limit order needs a limit_price")
     if order.type is OrderType.MARKET and order.limit_price is not None:
         raise invalid("a market order takes no limit_price")
-    if order.limit_price is not None and order.limit_price <= 0:
-        raise invalid("limit_price must be positive")
+    if order.limit_price is not None and (
+        problem := _amount_problem("limit_price", order.limit_price, MAX_PRICE)
+    ):
+        raise invalid(problem)
     if instrument is None:
         return
     if instrument.kind is Kind.PREDICTION:
@@ -184,83 +193,68 @@ def _check_well_formed(order: Order, instrument: Instrument | None) -> None:
         raise invalid(f"limit_price must be a multiple of the tick size {instrument.tick_size}")
 
 
-def _check_risk_limit(account: Account, notional: Decimal, equity: Decimal) -> None:
-    largest = account.limits.max_order_pct / HUNDRED * equity
-    if notional > largest:
-        raise Rejected(
-            Reason.RISK_LIMIT,
-            f"notional {notional} exceeds {account.limits.max_order_pct}% of equity {equity}",
-        )
+def _amount_problem(name: str, value: Decimal, largest: Decimal) -> str | None:
+    if value <= 0:
+        return f"{name} must be positive"
+    if not within(value, largest):
+        return f"{name} must be at most {largest} with at most {PLACES} decimal places"
+    return None
 
 
-def _check_margin(
+def _growth(account: Account, order: Order) -> Decimal:
+    """How much of the order would grow its position: none for an order that only reduces it
+    (after what the resting orders already offer to close), which is never refused for funds."""
+    probe = RestingOrder(order, ZERO)
+    with_order = _copy(account)
+    with_order.resting = {**account.resting, "": probe}
+    return buying_power.adding(with_order)[""]
+
+
+def _check_buying_power(
     account: Account,
     order: Order,
     market: Market,
-    marks: dict[str, Decimal],
-    equity: Decimal,
-    fee: Decimal,
-    last: Decimal,
     immediate: bool,
+    price: Decimal,
+    fee_bps: Decimal,
+    growth: Decimal,
 ) -> None:
-    key = order.symbol
-    held = account.positions[key].quantity if key in account.positions else ZERO
-    signed = order.quantity if order.side is Side.BUY else -order.quantity
-    if held != 0 and (held > 0) != (signed > 0) and order.quantity <= abs(held):
-        return  # only reduces a position: never refused for funds
-    resting_notional = sum(
-        (
-            resting.order.quantity * resting.order.limit_price
-            for resting in account.resting.values()
-            if _kind(market, resting.order.symbol) is Kind.CRYPTO
-        ),
-        ZERO,
-    )
+    """The order as if accepted, then the account-wide model on the result."""
+    marks = marks_of(account, market)
+    equity = ledger.equity(account, marks)
+    largest = account.limits.max_order_pct / HUNDRED * equity
+    if growth * price > largest:
+        raise Rejected(
+            Reason.RISK_LIMIT,
+            f"notional {growth * price} that the order adds exceeds "
+            f"{account.limits.max_order_pct}% of equity {equity}",
+        )
+    after = _copy(account)
     if immediate:
-        others = {k: v for k, v in marks.items() if k != key}
-        exposure = ledger.gross_exposure(_without(account, key), others) + abs(held + signed) * last
+        fee = pricing.fee(ledger.cash_amount(order.quantity * price, order.side), fee_bps)
+        ledger.apply_trade(
+            after, position_key(order.symbol, order.outcome), order.side, order.quantity, price, fee
+        )
     else:
-        exposure = ledger.gross_exposure(account, marks)
-        resting_notional += order.quantity * order.limit_price
-    required = (exposure + resting_notional) / account.limits.max_leverage
-    if equity - fee < required:
+        after.resting[order.order_id] = RestingOrder(order, fee_bps)
+    committed = buying_power.commitment(after, marks_of(after, market))
+    if committed.exceeded:
         raise Rejected(
             Reason.INSUFFICIENT_FUNDS,
-            f"equity {equity} less fee {fee} is below the margin {required} at leverage "
-            f"{account.limits.max_leverage}",
+            f"commitment {committed.used} would exceed buying power {committed.power} "
+            f"(equity less resting fees, times leverage {account.limits.max_leverage})",
+        )
+    if order.outcome is not None and order.side is Side.BUY and committed.free_cash < 0:
+        raise Rejected(
+            Reason.INSUFFICIENT_FUNDS,
+            f"the purchase would need {-committed.free_cash} more cash than is free "
+            "(cash less crypto short liabilities and resting prediction buys)",
         )
 
 
-def _without(account: Account, key: str) -> Account:
-    positions = {k: v for k, v in account.positions.items() if k != key}
-    return Account(
-        account.account_id,
-        account.starting_balance,
-        account.cash,
-        account.peak_equity,
-        account.limits,
-        positions=positions,
-    )
-
-
-def _check_fully_funded(account: Account, order: Order, notional: Decimal, fee: Decimal) -> None:
+def _check_position_on_offer(account: Account, order: Order) -> None:
+    """Prediction shares are sold only from what is held and not already on offer."""
     key = position_key(order.symbol, order.outcome)
-    if order.side is Side.BUY:
-        reserved = sum(
-            (
-                resting.reserved_cash
-                for resting in account.resting.values()
-                if resting.order.outcome is not None and resting.order.side is Side.BUY
-            ),
-            ZERO,
-        )
-        available = account.cash - reserved
-        if notional + fee > available:
-            raise Rejected(
-                Reason.INSUFFICIENT_FUNDS,
-                f"cost {notional} plus fee {fee} exceeds available cash {available}",
-            )
-        return
     held = account.positions[key].quantity if key in account.positions else ZERO
     promised = sum(
         (
@@ -278,9 +272,12 @@ def _check_fully_funded(account: Account, order: Order, notional: Decimal, fee: 
         )
 
 
-def _kind(market: Market, symbol: str) -> Kind | None:
-    instrument = market.instrument(symbol)
-    return instrument.kind if instrument else None
+def _copy(account: Account) -> Account:
+    return replace(
+        account,
+        positions={key: replace(position) for key, position in account.positions.items()},
+        resting=dict(account.resting),
+    )
 
 
 def _fill(
@@ -292,14 +289,14 @@ def _fill(
     liquidity: Liquidity,
     now: datetime,
     *,
-    fill_id: str | None = None,
     liquidation: bool = False,
 ) -> list[Event]:
     key = position_key(order.symbol, order.outcome)
     realized = ledger.apply_trade(account, key, order.side, order.quantity, price, fee)
+    account.fills += 1
     position = account.positions.get(key)
     fill = Fill(
-        fill_id=fill_id or f"{account.account_id}:{order.order_id}",
+        fill_id=f"{account.account_id}#{account.fills}",
         order_id=order.order_id,
         account_id=account.account_id,
         symbol=order.symbol,
@@ -314,10 +311,15 @@ def _fill(
         position_quantity=position.quantity if position else ZERO,
         position_avg_price=position.avg_price if position else ZERO,
         cash_after=account.cash,
-        equity_after=ledger.equity(account, marks_of(account, market)),
+        equity_after=_money(ledger.equity(account, marks_of(account, market))),
         realized_pnl=realized,
     )
     return [fill, OrderEvent(order.order_id, account.account_id, OrderStatus.FILLED, now)]
+
+
+def _money(value: Decimal) -> Decimal:
+    """A derived figure (a valuation, a ratio) to the places the wire and the columns carry."""
+    return value.quantize(QUANTUM, ROUND_HALF_EVEN)
 
 
 def fill_resting(account: Account, symbol: str, market: Market, now: datetime) -> list[Event]:
@@ -325,18 +327,19 @@ def fill_resting(account: Account, symbol: str, market: Market, now: datetime) -
     instrument = market.instrument(symbol)
     last = market.last_price(symbol)
     events: list[Event] = []
-    if instrument is None or last is None:
+    if instrument is None or last is None or not pricing.valid_reference(instrument, last):
         return events
-    for order_id, resting in list(account.resting.items()):
-        order = resting.order
-        if order.symbol != symbol:
-            continue
-        reference = pricing.outcome_price(instrument, last, order.outcome)
-        if not pricing.marketable(order.side, reference, order.limit_price):
-            continue
-        del account.resting[order_id]
-        fee = pricing.fee(order.quantity * order.limit_price, resting.fee_bps)
-        events += _fill(account, market, order, order.limit_price, fee, Liquidity.MAKER, now)
+    with localcontext(EXACT):
+        for order_id, resting in list(account.resting.items()):
+            order = resting.order
+            if order.symbol != symbol:
+                continue
+            reference = pricing.outcome_price(instrument, last, order.outcome)
+            if not pricing.marketable(order.side, reference, order.limit_price):
+                continue
+            del account.resting[order_id]
+            _, fee = buying_power.resting_cost(resting)
+            events += _fill(account, market, order, order.limit_price, fee, Liquidity.MAKER, now)
     return events
 
 
@@ -358,6 +361,11 @@ def drawdown_pct(peak: Decimal, equity: Decimal) -> Decimal:
 
 def mark(account: Account, market: Market, now: datetime) -> list[Event]:
     """Mark to market: raise the high-water mark, or halt and flatten on a drawdown breach."""
+    with localcontext(EXACT):
+        return _mark(account, market, now)
+
+
+def _mark(account: Account, market: Market, now: datetime) -> list[Event]:
     equity = ledger.equity(account, marks_of(account, market))
     account.peak_equity = max(account.peak_equity, equity)
     drawdown = drawdown_pct(account.peak_equity, equity)
@@ -368,8 +376,8 @@ def mark(account: Account, market: Market, now: datetime) -> list[Event]:
         DrawdownViolation(
             account.account_id,
             account.limits.max_drawdown_pct,
-            drawdown,
-            equity,
+            _money(drawdown),
+            _money(equity),
             account.peak_equity,
             now,
         ),
@@ -401,7 +409,7 @@ def _liquidate(account: Account, market: Market, now: datetime) -> list[Event]:
         price = pricing.taker_price(instrument, reference, side)
         quantity = abs(position.quantity)
         order = Order(
-            order_id=f"liquidation-{key}",
+            order_id=f"{ENGINE_ID_PREFIX}liquidation-{account.fills + 1}",
             account_id=account.account_id,
             symbol=symbol,
             side=side,
@@ -409,17 +417,7 @@ def _liquidate(account: Account, market: Market, now: datetime) -> list[Event]:
             quantity=quantity,
             outcome=outcome,
         )
-        fee = pricing.fee(quantity * price, instrument.taker_fee_bps)
-        fill, _ = _fill(
-            account,
-            market,
-            order,
-            price,
-            fee,
-            Liquidity.TAKER,
-            now,
-            fill_id=f"{account.account_id}:liquidation:{key}",
-            liquidation=True,
-        )
+        fee = pricing.fee(ledger.cash_amount(quantity * price, side), instrument.taker_fee_bps)
+        fill, _ = _fill(account, market, order, price, fee, Liquidity.TAKER, now, liquidation=True)
         events.append(fill)
     return events

@@ -1,51 +1,58 @@
-"""Cash, positions and realized P&L by the average-cost method; equity marked to market."""
+"""Cash, positions and realized P&L on an exact cost basis; equity marked to market."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, localcontext
 
-from fillstream.core.model import ZERO, Account, Position, Side
+from fillstream.core.model import EXACT, QUANTUM, ZERO, Account, Position, Side
+
+
+def cash_amount(value: Decimal, side: Side) -> Decimal:
+    """A trade's cash to the money quantum, against the account: buys pay up, sells get less."""
+    return value.quantize(QUANTUM, ROUND_CEILING if side is Side.BUY else ROUND_FLOOR)
 
 
 def apply_trade(
     account: Account, key: str, side: Side, quantity: Decimal, price: Decimal, fee: Decimal
 ) -> Decimal:
-    """Book one trade; return its realized P&L (before fees)."""
-    signed = quantity if side is Side.BUY else -quantity
-    position = account.positions.get(key, Position())
-    realized = ZERO
-    held = position.quantity
-    if held == 0 or (held > 0) == (signed > 0):
-        total = abs(held) + quantity
-        position.avg_price = (abs(held) * position.avg_price + quantity * price) / total
+    """Book one trade; return its realized P&L (before fees).
+
+    The part that closes a position takes its share of the cost basis with it (rounded once;
+    the rest stays in the basis), so cash plus every cost basis always equals the starting
+    balance plus realized P&L less fees, exactly.
+    """
+    with localcontext(EXACT):
+        signed = quantity if side is Side.BUY else -quantity
+        direction = 1 if side is Side.BUY else -1
+        position = account.positions.get(key) or Position()
+        held = position.quantity
+        value = cash_amount(quantity * price, side)
+        realized = ZERO
+        if held == 0 or (held > 0) == (signed > 0):
+            position.cost += direction * value
+        else:
+            closed = min(abs(held), quantity)
+            removed = (
+                position.cost
+                if closed == abs(held)
+                else (position.cost * closed / abs(held)).quantize(QUANTUM, ROUND_HALF_EVEN)
+            )
+            closed_value = value if closed == quantity else cash_amount(closed * price, side)
+            realized = closed_value - removed if held > 0 else -removed - closed_value
+            position.cost += direction * (value - closed_value) - removed
         position.quantity = held + signed
-    else:
-        closed = min(abs(held), quantity)
-        direction = 1 if held > 0 else -1
-        realized = closed * (price - position.avg_price) * direction
-        position.quantity = held + signed
+        account.cash += -direction * value - fee
         if position.quantity == 0:
-            position.avg_price = ZERO
-        elif (position.quantity > 0) != (held > 0):
-            position.avg_price = price
-    notional = quantity * price
-    account.cash += -notional - fee if side is Side.BUY else notional - fee
-    if position.quantity == 0:
-        account.positions.pop(key, None)
-    else:
-        account.positions[key] = position
-    return realized
+            account.positions.pop(key, None)
+        else:
+            account.positions[key] = position
+        return realized
 
 
 def equity(account: Account, marks: Mapping[str, Decimal]) -> Decimal:
     """Cash plus every position at its mark (keyed like the positions)."""
-    return account.cash + sum(
-        (position.quantity * marks[key] for key, position in account.positions.items()), ZERO
-    )
-
-
-def gross_exposure(account: Account, marks: Mapping[str, Decimal]) -> Decimal:
-    return sum(
-        (abs(position.quantity) * marks[key] for key, position in account.positions.items()), ZERO
-    )
+    with localcontext(EXACT):
+        return account.cash + sum(
+            (position.quantity * marks[key] for key, position in account.positions.items()), ZERO
+        )

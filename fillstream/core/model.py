@@ -4,7 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from decimal import Decimal
+from decimal import (
+    ROUND_DOWN,
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    DivisionByZero,
+    InvalidOperation,
+    Overflow,
+    localcontext,
+)
 from enum import StrEnum
 from typing import Protocol
 
@@ -12,6 +21,17 @@ ZERO = Decimal(0)
 ONE = Decimal(1)
 BPS = Decimal(10_000)
 HUNDRED = Decimal(100)
+
+PLACES = 18
+QUANTUM = Decimal(1).scaleb(-PLACES)
+"""Money and prices carry at most 18 places, as the analyst columns do: every cash amount the
+engine books is rounded to it once (against the account), and sums of such amounts are exact."""
+MAX_QUANTITY = Decimal(10) ** 12
+MAX_PRICE = Decimal(10) ** 12
+MAX_BALANCE = Decimal(10) ** 15
+MAX_LEVERAGE = Decimal(1000)
+ENGINE_ID_PREFIX = "~"
+"""Ids the engine makes (liquidation orders) start with it; client order ids may not."""
 
 
 class Kind(StrEnum):
@@ -37,6 +57,21 @@ class OrderType(StrEnum):
 class Liquidity(StrEnum):
     TAKER = "taker"
     MAKER = "maker"
+
+
+EXACT = Context(
+    prec=100, Emax=10_000, Emin=-10_000, traps=[InvalidOperation, DivisionByZero, Overflow]
+)
+"""The arithmetic context of the rules: wide enough that sums and products of bounded amounts
+are exact (the default 28 digits rounded P&L), trapping anything that would not be."""
+
+
+def within(value: Decimal, largest: Decimal) -> bool:
+    """0 < value <= largest, with at most PLACES digits after the point (trailing zeros aside)."""
+    if not 0 < value <= largest:
+        return False
+    with localcontext(EXACT):
+        return value == value.quantize(QUANTUM, ROUND_DOWN)
 
 
 class Reason(StrEnum):
@@ -93,23 +128,24 @@ class AccountLimits:
 
 @dataclass
 class Position:
-    """A signed quantity (crypto may be short) and its average entry price."""
+    """A signed quantity (crypto may be short) and its exact signed cost basis: what was paid for
+    a long, minus what was received for a short. Kept as a sum rather than an average price, so
+    realized P&L and fees reconcile with cash to the last digit."""
 
     quantity: Decimal = ZERO
-    avg_price: Decimal = ZERO
+    cost: Decimal = ZERO
+
+    @property
+    def avg_price(self) -> Decimal:
+        if not self.quantity:
+            return ZERO
+        return (self.cost / self.quantity).quantize(QUANTUM, ROUND_HALF_EVEN)
 
 
 @dataclass(frozen=True)
 class RestingOrder:
     order: Order
     fee_bps: Decimal
-
-    @property
-    def reserved_cash(self) -> Decimal:
-        """Cash a resting prediction buy holds back: its cost at the limit plus the maker fee."""
-        assert self.order.limit_price is not None
-        notional = self.order.quantity * self.order.limit_price
-        return notional + notional * self.fee_bps / BPS
 
 
 @dataclass
@@ -120,6 +156,8 @@ class Account:
     peak_equity: Decimal
     limits: AccountLimits
     halted: bool = False
+    fills: int = 0
+    """How many fills the account has had; numbers its fill ids, so they never repeat."""
     # Position key: the symbol for crypto, "symbol:outcome" for prediction shares.
     positions: dict[str, Position] = field(default_factory=dict)
     resting: dict[str, RestingOrder] = field(default_factory=dict)

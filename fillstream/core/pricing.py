@@ -1,10 +1,11 @@
-"""Execution prices and fees: slippage and tick rounding always go against the taker."""
+"""Execution prices and fees: slippage and rounding always go against the taker, and a price
+never leaves its instrument's open interval: above 0, and below 1 for prediction shares."""
 
 from __future__ import annotations
 
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 
-from fillstream.core.model import BPS, ONE, Instrument, Kind, Outcome, Side
+from fillstream.core.model import BPS, EXACT, ONE, QUANTUM, Instrument, Kind, Outcome, Side
 
 
 def outcome_price(instrument: Instrument, last_price: Decimal, outcome: Outcome | None) -> Decimal:
@@ -14,18 +15,37 @@ def outcome_price(instrument: Instrument, last_price: Decimal, outcome: Outcome 
     return last_price
 
 
-def round_against_taker(price: Decimal, side: Side, tick_size: Decimal | None) -> Decimal:
-    if not tick_size:
-        return price
+def valid_reference(instrument: Instrument, last_price: Decimal) -> bool:
+    """A last price the instrument can trade at: a prediction's YES price inside (0, 1)."""
+    return last_price > 0 and (instrument.kind is Kind.CRYPTO or last_price < ONE)
+
+
+def step(instrument: Instrument) -> Decimal:
+    """The price grid: the tick size, or the money quantum for an instrument without one."""
+    return instrument.tick_size or QUANTUM
+
+
+def round_against_taker(price: Decimal, side: Side, tick: Decimal) -> Decimal:
     rounding = ROUND_CEILING if side is Side.BUY else ROUND_FLOOR
-    return (price / tick_size).to_integral_value(rounding) * tick_size
+    return (price / tick).to_integral_value(rounding) * tick
+
+
+def inside(instrument: Instrument, price: Decimal) -> Decimal:
+    """The nearest price on the grid strictly inside the bounds: one step above 0 and, for
+    prediction shares, one step below the payout of 1. Slippage never pushes a fill past them."""
+    tick = step(instrument)
+    price = max(price, tick)
+    if instrument.kind is Kind.PREDICTION:
+        price = min(price, ONE - tick)
+    return price
 
 
 def taker_price(instrument: Instrument, reference: Decimal, side: Side) -> Decimal:
     """The reference moved by the slippage against the taker: buys pay more, sells get less."""
-    slip = instrument.slippage_bps / BPS
-    moved = reference * (ONE + slip) if side is Side.BUY else reference * (ONE - slip)
-    return round_against_taker(moved, side, instrument.tick_size)
+    with localcontext(EXACT):
+        slip = instrument.slippage_bps / BPS
+        moved = reference * (ONE + slip) if side is Side.BUY else reference * (ONE - slip)
+        return inside(instrument, round_against_taker(moved, side, step(instrument)))
 
 
 def marketable(side: Side, reference: Decimal, limit_price: Decimal) -> bool:
@@ -42,4 +62,6 @@ def limit_taker_price(
 
 
 def fee(notional: Decimal, fee_bps: Decimal) -> Decimal:
-    return notional * fee_bps / BPS
+    """Rounded up to the money quantum: the venue never undercharges."""
+    with localcontext(EXACT):
+        return (notional * fee_bps / BPS).quantize(QUANTUM, ROUND_CEILING)

@@ -141,7 +141,8 @@ def test_price_move_alone_breaches_drawdown_halts_cancels_and_liquidates() -> No
     violation, status = events[0], events[1]
     assert isinstance(violation, DrawdownViolation) and isinstance(status, AccountStatusChanged)
     assert (violation.equity, violation.peak_equity) == (D("989"), D("1100"))
-    assert violation.drawdown_pct == D("111") / D("1100") * 100
+    # 111 / 1100 * 100, to the 18 places the wire carries
+    assert violation.drawdown_pct == D("10.090909090909090909")
     assert status.status == "halted"
     assert statuses(events) == [("cancelled", "ACCOUNT_HALTED")]
     liquidations = fills(events)

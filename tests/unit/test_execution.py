@@ -2,7 +2,7 @@
 
 from decimal import Decimal as D
 
-from fillstream.core.model import Liquidity, Position
+from fillstream.core.model import Liquidity
 from tests.unit.scenario import Book, crypto, fills, prediction, statuses
 
 
@@ -42,7 +42,12 @@ def test_resting_limit_fills_at_its_limit_with_maker_fee_on_the_first_tick_throu
     assert fill.cash_after == D("8009.602")
     assert statuses(events) == [("filled", None)]
     assert book.tick(account, "BTC", "20100") == []
-    assert account.positions["BTC"] == Position(D("0.1"), D("19900"))
+    position = account.positions["BTC"]
+    assert (position.quantity, position.avg_price, position.cost) == (
+        D("0.1"),
+        D("19900"),
+        D("1990"),
+    )
 
 
 def test_marketable_limit_fills_at_once_never_worse_than_its_limit() -> None:
