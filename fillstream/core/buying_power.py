@@ -14,11 +14,11 @@ prediction buy. docs/topics.md, "Risk invariants", has the arithmetic with an ex
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal, localcontext
 
 from fillstream.core import ledger, pricing
-from fillstream.core.model import EXACT, ZERO, Account, RestingOrder, Side, position_key
+from fillstream.core.model import EXACT, ZERO, Account, Order, RestingOrder, Side, position_key
 
 
 @dataclass(frozen=True)
@@ -50,6 +50,13 @@ def adding(account: Account) -> dict[str, Decimal]:
         offered[key] = offered.get(key, ZERO) + reducing
         parts[order_id] = order.quantity - reducing
     return parts
+
+
+def growth(account: Account, order: Order) -> Decimal:
+    """How much of a new order would grow its position, after what the resting orders already
+    offer to close: none for an order that only reduces it."""
+    probe = replace(account, resting={**account.resting, "": RestingOrder(order, ZERO)})
+    return adding(probe)[""]
 
 
 def resting_cost(resting: RestingOrder) -> tuple[Decimal, Decimal]:

@@ -143,7 +143,7 @@ def _execute(
     fee_bps = instrument.taker_fee_bps if immediate else instrument.maker_fee_bps
     if instrument.kind is Kind.PREDICTION and order.side is Side.SELL:
         _check_position_on_offer(account, order)
-    growth = _growth(account, order)
+    growth = buying_power.growth(account, order)
     if growth:
         _check_buying_power(account, order, market, immediate, price, fee_bps, growth)
 
@@ -201,15 +201,6 @@ def _amount_problem(name: str, value: Decimal, largest: Decimal) -> str | None:
     return None
 
 
-def _growth(account: Account, order: Order) -> Decimal:
-    """How much of the order would grow its position: none for an order that only reduces it
-    (after what the resting orders already offer to close), which is never refused for funds."""
-    probe = RestingOrder(order, ZERO)
-    with_order = _copy(account)
-    with_order.resting = {**account.resting, "": probe}
-    return buying_power.adding(with_order)[""]
-
-
 def _check_buying_power(
     account: Account,
     order: Order,
@@ -229,7 +220,7 @@ def _check_buying_power(
             f"notional {growth * price} that the order adds exceeds "
             f"{account.limits.max_order_pct}% of equity {equity}",
         )
-    after = _copy(account)
+    after = copy_account(account)
     if immediate:
         fee = pricing.fee(ledger.cash_amount(order.quantity * price, order.side), fee_bps)
         ledger.apply_trade(
@@ -272,7 +263,7 @@ def _check_position_on_offer(account: Account, order: Order) -> None:
         )
 
 
-def _copy(account: Account) -> Account:
+def copy_account(account: Account) -> Account:
     return replace(
         account,
         positions={key: replace(position) for key, position in account.positions.items()},

@@ -1,0 +1,249 @@
+"""The risk invariants, searched for counterexamples: random instruments, accounts, ticks and
+orders of every type and side, with the invariants checked after every step.
+
+The default run is short enough for every CI run. ``make prove`` runs at least 100 000 steps
+(FILLSTREAM_PROPERTY_STEPS); docs/topics.md records the result.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal as D
+
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    rule,
+)
+
+from fillstream.core import buying_power, engine, ledger
+from fillstream.core.events import Event, Fill, OrderEvent, OrderStatus
+from fillstream.core.model import (
+    EXACT,
+    ONE,
+    ZERO,
+    AccountLimits,
+    InMemoryOrderIds,
+    Instrument,
+    Kind,
+    Order,
+    OrderType,
+    Outcome,
+    Side,
+    position_key,
+    split_position_key,
+)
+
+STEPS = int(os.environ.get("FILLSTREAM_PROPERTY_STEPS", "4000"))
+STEPS_PER_CASE = 40
+
+crypto_prices = st.sampled_from(["0.000001", "0.37", "1", "99.5", "100", "101.25", "20000.37"])
+prediction_prices = st.sampled_from(["0.0001", "0.01", "0.33", "0.5", "0.77", "0.99", "0.9999"])
+FEES = ["0", "1", "2.5", "10", "100", "9999", "10000"]
+fees = st.sampled_from(FEES)
+slippages = st.sampled_from(FEES[:-1])
+quantities = st.sampled_from(["0.001", "0.1", "1", "3", "7.5", "10", "333", "100000"])
+
+
+def instrument(symbol: str, kind: Kind, draw) -> Instrument:
+    tick = draw(st.sampled_from([None, "0.01", "0.5"] if kind is Kind.CRYPTO else [None, "0.01"]))
+    lot = draw(st.sampled_from([None, "0.1"]))
+    return Instrument(
+        symbol,
+        kind,
+        D(draw(fees)),
+        D(draw(fees)),
+        D(draw(slippages)),
+        tick and D(tick),
+        lot and D(lot),
+    )
+
+
+class Trading(RuleBasedStateMachine):
+    @initialize(data=st.data())
+    def open(self, data: st.DataObject) -> None:
+        draw = data.draw
+        self.instruments = {
+            "BTC": instrument("BTC", Kind.CRYPTO, draw),
+            "ETH": instrument("ETH", Kind.CRYPTO, draw),
+            "PRES": instrument("PRES", Kind.PREDICTION, draw),
+        }
+        self.prices: dict[str, D] = {"BTC": D("100"), "ETH": D("0.37"), "PRES": D("0.5")}
+        self.market = engine.Market(self.instruments.get, self.prices.get)
+        limits = AccountLimits(
+            D(draw(st.sampled_from(["0.5", "1", "2", "5"]))),
+            D(draw(st.sampled_from(["10", "50", "100", "400"]))),
+            D(draw(st.sampled_from(["5", "50", "100"]))),
+        )
+        self.starting = D(draw(st.sampled_from(["100", "1000", "10000"])))
+        self.account = engine.open_account("acc-1", self.starting, limits)
+        self.order_ids = InMemoryOrderIds()
+        self.clock = datetime(2026, 1, 1, tzinfo=UTC)
+        self.sequence = 0
+        self.fills: list[Fill] = []
+        self.fill_ids: set[str] = set()
+        self.ever_short = False
+
+    def _step(self) -> datetime:
+        self.clock += timedelta(seconds=1)
+        return self.clock
+
+    def _absorb(self, events: list[Event]) -> None:
+        for event in events:
+            if isinstance(event, Fill):
+                self._check_fill(event)
+                self.fills.append(event)
+                self.ever_short |= event.position_quantity < 0
+
+    def _check_fill(self, fill: Fill) -> None:
+        assert fill.fill_id not in self.fill_ids, f"fill id {fill.fill_id} repeated"
+        self.fill_ids.add(fill.fill_id)
+        kind = self.instruments[fill.symbol].kind
+        assert fill.price > 0, fill
+        if kind is Kind.PREDICTION:
+            assert fill.price < ONE, fill
+        assert fill.fee >= 0 and fill.quantity > 0
+
+    @rule(symbol=st.sampled_from(["BTC", "ETH"]), price=crypto_prices)
+    def crypto_tick(self, symbol: str, price: str) -> None:
+        self._tick(symbol, D(price))
+
+    @rule(price=prediction_prices)
+    def prediction_tick(self, price: str) -> None:
+        self._tick("PRES", D(price))
+
+    def _tick(self, symbol: str, price: D) -> None:
+        self.prices[symbol] = price
+        now = self._step()
+        events = engine.fill_resting(self.account, symbol, self.market, now)
+        self._absorb(events + engine.mark(self.account, self.market, now))
+
+    @rule(
+        symbol=st.sampled_from(["BTC", "ETH", "PRES"]),
+        side=st.sampled_from(Side),
+        quantity=quantities,
+        outcome=st.sampled_from(Outcome),
+        limit_move=st.sampled_from([None, "-0.5", "-0.01", "0", "0.01", "0.5"]),
+    )
+    def order(
+        self, symbol: str, side: Side, quantity: str, outcome: Outcome, limit_move: str | None
+    ) -> None:
+        instrument = self.instruments[symbol]
+        prediction = instrument.kind is Kind.PREDICTION
+        limit = None
+        if limit_move is not None:
+            reference = self.prices[symbol]
+            if prediction and outcome is Outcome.NO:
+                reference = ONE - reference
+            limit = reference * (ONE + D(limit_move))
+            if instrument.tick_size:
+                limit = (limit / instrument.tick_size).to_integral_value() * instrument.tick_size
+            limit = min(max(limit, D("0.0001")), D("0.9999")) if prediction else max(limit, D(1))
+        self.sequence += 1
+        order = Order(
+            f"o{self.sequence}",
+            "acc-1",
+            symbol,
+            side,
+            OrderType.MARKET if limit is None else OrderType.LIMIT,
+            D(quantity),
+            outcome if prediction else None,
+            limit,
+        )
+        growth = buying_power.growth(self.account, order)
+        events = engine.submit_order(
+            self.account,
+            order,
+            self.market,
+            order_ids=self.order_ids,
+            now=self._step(),
+            offset=self.sequence,
+            duplicate_window=timedelta(hours=1),
+        )
+        self._absorb(events)
+        statuses = [e.status for e in events if isinstance(e, OrderEvent)]
+        if statuses[0] is OrderStatus.REJECTED:
+            return
+        if growth and not self.account.halted:
+            committed = buying_power.commitment(self.account, self._marks())
+            assert not committed.exceeded, (order, committed)
+            if order.outcome is not None and side is Side.BUY:
+                assert committed.free_cash >= 0, (order, committed)
+
+    @rule()
+    def reduce_only_is_never_trapped(self) -> None:
+        """Closing part of a position is never refused for funds, whatever the account holds."""
+        if self.account.halted:
+            return
+        for key, position in self.account.positions.items():
+            symbol, outcome = split_position_key(key)
+            side = Side.SELL if position.quantity > 0 else Side.BUY
+            quantity = abs(position.quantity)
+            order = Order("probe", "acc-1", symbol, side, OrderType.MARKET, quantity, outcome)
+            if buying_power.growth(self.account, order) == 0:
+                copy = engine.copy_account(self.account)
+                events = engine.submit_order(
+                    copy,
+                    order,
+                    self.market,
+                    order_ids=InMemoryOrderIds(),
+                    now=self.clock,
+                    offset=0,
+                    duplicate_window=timedelta(hours=1),
+                )
+                rejected = [
+                    e for e in events
+                    if isinstance(e, OrderEvent) and e.status is OrderStatus.REJECTED
+                ]  # fmt: skip
+                assert not rejected, rejected
+
+    def _marks(self) -> dict[str, D]:
+        return engine.marks_of(self.account, self.market)
+
+    @invariant()
+    def cash_and_positions_are_the_fold_of_the_fills(self) -> None:
+        cash, positions = self.starting, {}
+        for fill in self.fills:
+            value = ledger.cash_amount(fill.quantity * fill.price, fill.side)
+            signed = fill.quantity if fill.side is Side.BUY else -fill.quantity
+            cash += (-value if fill.side is Side.BUY else value) - fill.fee
+            key = position_key(fill.symbol, fill.outcome)
+            positions[key] = positions.get(key, ZERO) + signed
+            assert fill.cash_after == cash and fill.position_quantity == positions[key]
+        assert self.account.cash == cash
+        held = {key: quantity for key, quantity in positions.items() if quantity}
+        assert {key: p.quantity for key, p in self.account.positions.items()} == held
+
+    @invariant()
+    def realized_pnl_and_fees_reconcile_with_cash_exactly(self) -> None:
+        realized = sum((fill.realized_pnl for fill in self.fills), ZERO)
+        fees = sum((fill.fee for fill in self.fills), ZERO)
+        basis = sum((p.cost for p in self.account.positions.values()), ZERO)
+        assert self.account.cash + basis == self.starting + realized - fees
+
+    @invariant()
+    def cash_stays_positive_where_nothing_borrows(self) -> None:
+        if self.account.limits.max_leverage <= 1 and not self.ever_short:
+            assert self.account.cash >= 0, self.account.cash
+        crypto = any(self.instruments[f.symbol].kind is Kind.CRYPTO for f in self.fills)
+        if not crypto:
+            assert self.account.cash >= 0, self.account.cash
+
+    @invariant()
+    def exact_to_the_quantum(self) -> None:
+        with_places = [self.account.cash, *(p.cost for p in self.account.positions.values())]
+        for value in with_places:
+            assert value == value.quantize(D(1).scaleb(-18), context=EXACT)
+
+
+Trading.TestCase.settings = settings(
+    max_examples=max(STEPS // STEPS_PER_CASE, 1),
+    stateful_step_count=STEPS_PER_CASE,
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+)
+test_risk_invariants = Trading.TestCase
