@@ -30,6 +30,11 @@ DRAWDOWN_VIOLATIONS = Counter(
 DEAD_LETTERS = Counter(
     "fillstream_dead_letters_total", "Records sent to the dead letters, by source topic.", ["topic"]
 )
+CLOCK_SKEW_REPLACED = Counter(
+    "fillstream_clock_skew_replaced_total",
+    "Inputs whose own ts was too far from their Kafka record's time, by topic.",
+    ["topic"],
+)
 CONSUMER_LAG = Gauge(
     "fillstream_consumer_lag", "Records behind the end of each assigned partition.",
     ["topic", "partition"],
@@ -45,6 +50,11 @@ HTTP_SECONDS = Histogram(
 SINK_ROWS = Counter("fillstream_sink_rows_total", "Rows the sink inserted, by table.", ["table"])
 SINK_BATCHES = Counter("fillstream_sink_batches_total", "Batches inserted, by table.", ["table"])
 SINK_ERRORS = Counter("fillstream_sink_errors_total", "Failed ClickHouse inserts.")
+SINK_REFUSED = Counter(
+    "fillstream_sink_refused_rows_total",
+    "Records the sink could not turn into a row (logged with their offset), by table.",
+    ["table"],
+)
 SINK_LAG = Gauge(
     "fillstream_sink_lag", "Records not yet in ClickHouse, per partition.", ["topic", "partition"]
 )

@@ -56,6 +56,12 @@ class Settings(BaseSettings):
     default_max_order_pct: Decimal = Field(Decimal(100), description="For accounts that omit it.")
     default_max_drawdown_pct: Decimal = Field(Decimal(10), description="For accounts that omit it.")
     duplicate_window_hours: int = Field(24, description="How long an order_id stays taken.")
+    max_clock_skew_seconds: float = Field(
+        300.0,
+        gt=0,
+        description="An input's own ts further than this from its Kafka record's time is replaced "
+        "by the record's time.",
+    )
     topic_instruments: str = "instruments"
     topic_accounts: str = "accounts"
     topic_ticks: str = "ticks"

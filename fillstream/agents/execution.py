@@ -10,16 +10,12 @@ from decimal import Decimal
 
 from fillstream import metrics
 from fillstream.agents import sequencing, state
-from fillstream.agents.guard import record_time, require_key
+from fillstream.agents.guard import event_time, record_time, require_key
 from fillstream.agents.record import Record
 from fillstream.app import app, settings
 from fillstream.core import engine
-from fillstream.core.events import AccountStatusChanged, Event, Fill, OrderEvent
-from fillstream.core.model import (
-    Account,
-    AccountLimits,
-    SeenOrder,
-)
+from fillstream.core.events import AccountStatusChanged, Event, Fill, OrderEvent, OrderStatus
+from fillstream.core.model import Account, AccountLimits, Reason, SeenOrder
 from fillstream.schemas.inbound import (
     AccountMessage,
     InstrumentMessage,
@@ -37,9 +33,10 @@ from fillstream.streams import topics
 from fillstream.streams.codec import decode, encode
 from fillstream.tables import tables
 from fillstream.tables.account_state import dump_seen, load_seen
-from fillstream.tables.tables import market_key
+from fillstream.tables.tables import market_key, pair_key
 
 DUPLICATE_WINDOW = timedelta(hours=settings.duplicate_window_hours)
+MAX_CLOCK_SKEW = timedelta(seconds=settings.max_clock_skew_seconds)
 
 
 # Records are taken in batches of up to this many, waiting at most this long for more: Faust
@@ -88,7 +85,7 @@ def _on_order(record: Record) -> list[Event]:
         order,
         state.market_for(record.partition),
         order_ids=order_ids,
-        now=message.ts or record_time(record),
+        now=event_time(record, message.ts, MAX_CLOCK_SKEW),
         offset=offset,
         duplicate_window=DUPLICATE_WINDOW,
     )
@@ -101,14 +98,14 @@ class _OrderIds:
     """An account's used order ids, one table row each."""
 
     def __init__(self, account_id: str) -> None:
-        self.prefix = f"{account_id}/"
+        self.account_id = account_id
 
     def get(self, order_id: str) -> SeenOrder | None:
-        document = tables.order_ids.get(self.prefix + order_id)
+        document = tables.order_ids.get(pair_key(self.account_id, order_id))
         return load_seen(document) if document else None
 
     def add(self, order_id: str, seen: SeenOrder) -> None:
-        tables.order_ids[self.prefix + order_id] = dump_seen(seen)
+        tables.order_ids[pair_key(self.account_id, order_id)] = dump_seen(seen)
 
 
 def _on_account(record: Record) -> list[Event]:
@@ -184,7 +181,9 @@ def _on_market_data(record: Record) -> list[Event]:
     for key, tick in prices.items():
         tables.prices[key] = tick
     last_marks = _last_marks.get(partition)
-    if ts is not None and (last_marks is None or ts - last_marks >= MARK_INTERVAL):
+    if ts is not None and (
+        last_marks is None or ts - last_marks >= MARK_INTERVAL or ts < last_marks
+    ):
         for key in sorted(unmarked):
             for account_id in sorted(state.watchers.of(key)):
                 _touch(touched, account_id).mark = True
@@ -202,7 +201,8 @@ def _on_market_data(record: Record) -> list[Event]:
 
 # Accounts are marked at most this often per partition, in the ticks' own time (so a replay marks
 # where the original run did, given the same batches). A move that reverses within it is not
-# seen by the drawdown check; the first tick after it marks every account touched since.
+# seen by the drawdown check; the first tick after it marks every account touched since. A tick
+# dated before the last marks restarts the clock, so no tick, however dated, can stop marks.
 MARK_INTERVAL = timedelta(milliseconds=250)
 _last_marks: dict[int, datetime] = {}
 _unmarked: dict[int, set[str]] = {}
@@ -265,9 +265,16 @@ def _remember(
     """Keep each order's latest status and its fills, for the API's order lookups.
 
     ``statuses`` gathers one record's updates, so an order accepted and filled at once (three
-    events) is stored once.
+    events) is stored once. An order's first event starts its status afresh (an order id may come
+    back after the duplicate window); a duplicate's rejection is about another message and leaves
+    the first order's status alone.
     """
-    key = f"{account_id}/{order_id}"
+    key = pair_key(account_id, order_id)
+    if isinstance(message, OrderEventMessage):
+        if message.reason is Reason.DUPLICATE_ORDER_ID:
+            return
+        if message.status in (OrderStatus.ACCEPTED, OrderStatus.REJECTED):
+            statuses[key] = {"fills": []}
     status = statuses.get(key) or tables.order_status.get(key) or {"fills": []}
     if isinstance(message, FillMessage):
         status["fills"] = [*status["fills"], message.model_dump(mode="json", exclude_none=True)]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from fillstream import metrics
 from fillstream.agents.record import Record
@@ -16,6 +16,19 @@ logger = logging.getLogger(__name__)
 
 def record_time(record: Record) -> datetime:
     return datetime.fromtimestamp(record.timestamp, UTC)
+
+
+def event_time(record: Record, claimed: datetime | None, max_skew: timedelta) -> datetime:
+    """The input's own time, unless it is missing or further than ``max_skew`` from the time
+    Kafka recorded: one tick dated next year must not stop the marks of its partition, nor an
+    order dated next year keep its id taken for a year."""
+    recorded = record_time(record)
+    if claimed is None:
+        return recorded
+    if abs(claimed - recorded) > max_skew:
+        metrics.CLOCK_SKEW_REPLACED.labels(record.topic).inc()
+        return recorded
+    return claimed
 
 
 def require_key(record: Record, expected: str, field: str) -> None:

@@ -7,10 +7,11 @@ run beside the account state, in the order the partition sees them, with no cros
 from __future__ import annotations
 
 import json
+from datetime import timedelta
 
 from fillstream import metrics
 from fillstream.agents import sequencing
-from fillstream.agents.guard import require_key
+from fillstream.agents.guard import event_time, require_key
 from fillstream.agents.record import Record
 from fillstream.app import app, settings
 from fillstream.core.model import Kind
@@ -22,6 +23,7 @@ from fillstream.tables import tables
 # A batch closes at this many inputs or after this long, whichever comes first. The fan-out then
 # costs one record per partition per batch instead of one per tick; the wait is what batching
 # adds at most to a tick's way to the accounts.
+MAX_CLOCK_SKEW = timedelta(seconds=settings.max_clock_skew_seconds)
 BATCH_SIZE = 2000
 BATCH_WINDOW = 0.02
 
@@ -44,6 +46,12 @@ class _MarketBatch:
         if record.topic == topics.instruments.get_topic_name():
             instrument = decode(InstrumentMessage, record.value)
             require_key(record, instrument.symbol, "symbol")
+            kind = tables.router_instruments.get(instrument.symbol)
+            if kind is not None and kind != instrument.kind.value:
+                raise BadMessage(
+                    f"instrument {instrument.symbol!r} is {kind}; its kind cannot change "
+                    "(positions and prices in it would change meaning)"
+                )
             tables.router_instruments[instrument.symbol] = instrument.kind.value
             self.updates.append({"instrument": instrument.model_dump(mode="json")})
             return
@@ -52,7 +60,8 @@ class _MarketBatch:
         kind = tables.router_instruments.get(tick.symbol)
         if kind == Kind.PREDICTION.value and tick.price >= 1:
             raise BadMessage(f"a prediction market's YES price must be in (0, 1), got {tick.price}")
-        self.updates.append({"tick": tick.model_dump(mode="json")})
+        ts = event_time(record, tick.ts, MAX_CLOCK_SKEW)
+        self.updates.append({"tick": tick.model_copy(update={"ts": ts}).model_dump(mode="json")})
 
     async def broadcast(self) -> None:
         if not self.updates:

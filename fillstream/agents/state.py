@@ -20,7 +20,7 @@ from fillstream.core.model import Account, Instrument, split_position_key
 from fillstream.schemas.inbound import InstrumentMessage, to_instrument
 from fillstream.tables import tables
 from fillstream.tables.account_state import dump_account, load_account
-from fillstream.tables.tables import market_key
+from fillstream.tables.tables import market_key, pair_key, split_pair_key
 
 T = TypeVar("T")
 
@@ -119,11 +119,11 @@ class WatcherIndex:
         return self._index().get(market, set())
 
     def add(self, market: str, account_id: str) -> None:
-        tables.watchers[f"{market}/{account_id}"] = True
+        tables.watchers[pair_key(market, account_id)] = True
         self._index().setdefault(market, set()).add(account_id)
 
     def remove(self, market: str, account_id: str) -> None:
-        tables.watchers.pop(f"{market}/{account_id}", None)
+        tables.watchers.pop(pair_key(market, account_id), None)
         self._index().get(market, set()).discard(account_id)
 
     def forget(self) -> None:
@@ -133,7 +133,7 @@ class WatcherIndex:
         if self._by_market is None:
             self._by_market = {}
             for row in tables.watchers:
-                market, _, account_id = row.partition("/")
+                market, account_id = split_pair_key(row)
                 self._by_market.setdefault(market, set()).add(account_id)
         return self._by_market
 

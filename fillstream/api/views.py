@@ -28,6 +28,7 @@ from fillstream.streams import topics
 from fillstream.streams.codec import encode
 from fillstream.tables import tables
 from fillstream.tables.account_state import load_account
+from fillstream.tables.tables import pair_key
 
 KAFKA_SEND_TIMEOUT_SECONDS = 10.0
 TRADES_LIMIT_MAX = 1000
@@ -164,7 +165,7 @@ class OrderStatusView(View):
     async def get(self, request: Request, account_id: str, order_id: str) -> Response:
         if denied := _authorize(self, request, account_id):
             return denied
-        status = tables.order_status.get(f"{account_id}/{order_id}")
+        status = tables.order_status.get(pair_key(account_id, order_id))
         if status is None:
             return _error(self, 404, f"no order {order_id!r} for account {account_id!r}")
         return self.json({"order_id": order_id, **status})

@@ -30,6 +30,7 @@ MAX_QUANTITY = Decimal(10) ** 12
 MAX_PRICE = Decimal(10) ** 12
 MAX_BALANCE = Decimal(10) ** 15
 MAX_LEVERAGE = Decimal(1000)
+MAX_ORDER_PCT = Decimal(100_000)
 ENGINE_ID_PREFIX = "~"
 """Ids the engine makes (liquidation orders) start with it; client order ids may not."""
 

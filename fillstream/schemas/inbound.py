@@ -6,10 +6,26 @@ turn a limit order into something else.
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from typing import Annotated
 
-from fillstream.core.model import Instrument, Kind, Order, OrderType, Outcome, Side
-from fillstream.schemas.types import Identifier, Money, Symbol, Timestamp
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from fillstream.core.model import (
+    BPS,
+    HUNDRED,
+    MAX_BALANCE,
+    MAX_LEVERAGE,
+    MAX_ORDER_PCT,
+    MAX_PRICE,
+    MAX_QUANTITY,
+    Instrument,
+    Kind,
+    Order,
+    OrderType,
+    Outcome,
+    Side,
+)
+from fillstream.schemas.types import Identifier, Money, Symbol, Timestamp, bounded, rate
 
 
 class Inbound(BaseModel):
@@ -21,28 +37,40 @@ class InstrumentMessage(Inbound):
 
     symbol: Symbol
     kind: Kind
-    taker_fee_bps: Money = Field(ge=0)
-    maker_fee_bps: Money = Field(ge=0)
-    slippage_bps: Money = Field(ge=0)
-    tick_size: Money | None = Field(None, gt=0)
-    lot_size: Money | None = Field(None, gt=0)
+    taker_fee_bps: Annotated[Money, rate(BPS)]
+    maker_fee_bps: Annotated[Money, rate(BPS)]
+    slippage_bps: Annotated[Money, rate(BPS, strict=True)] = Field(
+        description="Below 10 000: a sell at 100 % slippage would get nothing."
+    )
+    tick_size: Annotated[Money, bounded(MAX_PRICE)] | None = None
+    lot_size: Annotated[Money, bounded(MAX_QUANTITY)] | None = None
+
+    @model_validator(mode="after")
+    def _prediction_ticks_inside_the_payout(self) -> InstrumentMessage:
+        if self.kind is Kind.PREDICTION and self.tick_size is not None and self.tick_size >= 1:
+            raise ValueError("a prediction market's tick_size must be below 1")
+        return self
 
 
 class AccountMessage(Inbound):
     """Opens an account (or updates its limits); topic ``accounts``, compacted, key = account_id."""
 
     account_id: Identifier
-    starting_balance: Money = Field(gt=0)
-    max_leverage: Money | None = Field(None, gt=0, description="Crypto margin; default 1.")
-    max_order_pct: Money | None = Field(None, gt=0, description="Largest order, % of equity.")
-    max_drawdown_pct: Money | None = Field(None, gt=0, le=100)
+    starting_balance: Annotated[Money, bounded(MAX_BALANCE)]
+    max_leverage: Annotated[Money, bounded(MAX_LEVERAGE)] | None = Field(
+        None, description="Buying power as a multiple of equity; default 1."
+    )
+    max_order_pct: Annotated[Money, bounded(MAX_ORDER_PCT)] | None = Field(
+        None, description="Largest position increase by one order, % of equity."
+    )
+    max_drawdown_pct: Annotated[Money, bounded(HUNDRED)] | None = None
 
 
 class TickMessage(Inbound):
     """A last trade price; for a prediction market the YES price in (0, 1). Key = symbol."""
 
     symbol: Symbol
-    price: Money = Field(gt=0)
+    price: Annotated[Money, bounded(MAX_PRICE)]
     ts: Timestamp
 
 

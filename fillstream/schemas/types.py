@@ -8,6 +8,8 @@ from typing import Annotated
 
 from pydantic import AfterValidator, AwareDatetime, Field, PlainSerializer, WithJsonSchema
 
+from fillstream.core.model import PLACES
+
 _DECIMAL_SCHEMA = {
     "oneOf": [
         {"type": "string", "pattern": r"^-?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$"},
@@ -42,4 +44,18 @@ Timestamp = Annotated[
 """ISO-8601 with a zone; normalised to UTC, emitted with millisecond precision and a Z."""
 
 Symbol = Annotated[str, Field(pattern=r"^[A-Za-z0-9._/-]{1,64}$")]
-Identifier = Annotated[str, Field(min_length=1, max_length=128)]
+Identifier = Annotated[str, Field(pattern=r"^[^\x00-\x1f\x7f]{1,128}$")]
+"""Any printable text: table keys are built so that no two ids can meet (tables.pair_key)."""
+
+
+def bounded(largest: Decimal, *, strict: bool = False) -> Field:
+    """Above 0 and at most ``largest`` (below it if strict), with at most PLACES decimal places:
+    what the engine computes with exactly and the analyst columns hold."""
+    limit = {"lt": largest} if strict else {"le": largest}
+    return Field(gt=0, decimal_places=PLACES, **limit)
+
+
+def rate(largest: Decimal, *, strict: bool = False) -> Field:
+    """Zero or more, at most ``largest`` (below it if strict), with at most PLACES places."""
+    limit = {"lt": largest} if strict else {"le": largest}
+    return Field(ge=0, decimal_places=PLACES, **limit)

@@ -29,8 +29,9 @@ def dump_account(account: Account) -> dict[str, Any]:
         "max_order_pct": str(account.limits.max_order_pct),
         "max_drawdown_pct": str(account.limits.max_drawdown_pct),
         "halted": account.halted,
+        "fills": account.fills,
         "positions": {
-            key: [str(position.quantity), str(position.avg_price)]
+            key: {"quantity": str(position.quantity), "cost": str(position.cost)}
             for key, position in account.positions.items()
         },
         "resting": [_dump_resting(resting) for resting in account.resting.values()],
@@ -50,12 +51,18 @@ def load_account(document: dict[str, Any]) -> Account:
             max_drawdown_pct=Decimal(document["max_drawdown_pct"]),
         ),
         halted=document["halted"],
-        positions={
-            key: Position(Decimal(quantity), Decimal(avg_price))
-            for key, (quantity, avg_price) in document["positions"].items()
-        },
+        fills=document.get("fills", 0),
+        positions={key: _load_position(item) for key, item in document["positions"].items()},
         resting={item.order.order_id: item for item in resting},
     )
+
+
+def _load_position(item: dict[str, str] | list[str]) -> Position:
+    """Documents written before the exact cost basis held [quantity, average price]."""
+    if isinstance(item, list):
+        quantity, avg_price = (Decimal(value) for value in item)
+        return Position(quantity, quantity * avg_price)
+    return Position(Decimal(item["quantity"]), Decimal(item["cost"]))
 
 
 def _dump_resting(resting: RestingOrder) -> dict[str, Any]:
