@@ -15,21 +15,23 @@ import signal
 import subprocess
 import sys
 import time
-import urllib.request
 import uuid
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import harness
 from bench.profile import Sampler
+from fillstream.api.auth import hash_key
 from fillstream.localkafka import free_port
 from fillstream.settings import Settings
 from fillstream.simulate.publish import upstream_producer
+from fillstream.sink.http import ask
 from fillstream.streams.admin import ensure_topics, pipeline_topics
 
 REPO = Path(__file__).resolve().parent.parent
 STEADY_RATE = 2000
 STEADY_SECONDS = 20
+ADMIN_KEY = "bench-admin-key"
 
 
 def fill(n: int) -> tuple[str, bytes]:
@@ -61,12 +63,8 @@ async def produce(bootstrap: str, topic: str, count: int, rate: float | None, fi
 
 
 def sql(port: int, query: str) -> list | None:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/sql", data=query.encode(), method="POST"
-    )
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:
-            return json.loads(response.read())["rows"]
+        return ask(f"http://127.0.0.1:{port}", query, ADMIN_KEY)["rows"]
     except OSError:
         return None
 
@@ -99,6 +97,7 @@ async def measure(bootstrap: str, count: int, work: Path, code: Path = REPO) -> 
         FILLSTREAM_KAFKA_BOOTSTRAP=bootstrap, FILLSTREAM_TOPIC_PREFIX=prefix,
         FILLSTREAM_APP_ID=prefix.rstrip("."), FILLSTREAM_DATA_DIR=str(work / prefix),
         FILLSTREAM_SINK_PORT=str(port), FILLSTREAM_CONFIG=str(work / "none.toml"),
+        FILLSTREAM_API_KEYS=json.dumps({hash_key(ADMIN_KEY): "admin"}),
         PYTHONPATH=str(code),
     )  # fmt: skip
     process = subprocess.Popen(

@@ -21,6 +21,8 @@ def create_client(settings: Settings) -> Client:
         return clickhouse_connect.get_client(dsn=dsn)
     if scheme in ("http", "https"):
         return clickhouse_connect.get_client(
-            dsn=dsn, username=settings.clickhouse_user, password=settings.clickhouse_password
+            dsn=dsn,
+            username=settings.clickhouse_user,
+            password=settings.clickhouse_password.get_secret_value(),
         )
     raise ValueError(f"unsupported ClickHouse DSN scheme {scheme!r}: use chdb:// or http(s)://")

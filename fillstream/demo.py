@@ -30,6 +30,7 @@ from fillstream.settings import Settings
 from fillstream.simulate.market import MarketModel
 from fillstream.simulate.publish import upstream_producer
 from fillstream.simulate.traders import TraderModel
+from fillstream.sink.http import ask
 from fillstream.streams.admin import ensure_topics, pipeline_topics
 
 OUTPUTS = ("fills", "order_events", "risk_events", "dead_letters")
@@ -100,6 +101,7 @@ async def _demo(base: Settings, bootstrap: str, seconds: float) -> int:
         "FILLSTREAM_SINK_PORT": str(sink_port),
         "FILLSTREAM_SINK_URL": f"http://127.0.0.1:{sink_port}",
         "FILLSTREAM_API_KEYS": json.dumps({hash_key(admin_key): "admin"}),
+        "FILLSTREAM_SINK_API_KEY": admin_key,
     }
     worker = _start("worker", settings, bootstrap, run_id, shared)
     sink = _start("sink", settings, bootstrap, run_id, shared)
@@ -111,7 +113,7 @@ async def _demo(base: Settings, bootstrap: str, seconds: float) -> int:
         session = Session(settings, bootstrap, worker, web_port, admin_key)
         tally = await session.run(seconds)
         _print_summary(tally, session)
-        await _print_analytics(sink_port, tally.counts["fills"], sink)
+        await _print_analytics(sink_port, admin_key, tally.counts["fills"], sink)
     finally:
         for name, process in (("worker", worker), ("sink", sink)):
             _stop(process)
@@ -366,26 +368,22 @@ def _stop(process: subprocess.Popen) -> None:
             process.wait()
 
 
-def _sql(port: int, query: str) -> dict | None:
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{port}/sql", data=query.encode(), method="POST"
-    )
+def _sql(port: int, key: str, query: str) -> dict | None:
     try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return json.loads(response.read())
+        return ask(f"http://127.0.0.1:{port}", query, key, timeout=10)
     except OSError:
         return None
 
 
-async def _print_analytics(port: int, fills: int, sink: subprocess.Popen) -> None:
+async def _print_analytics(port: int, key: str, fills: int, sink: subprocess.Popen) -> None:
     """Wait until the sink holds every fill seen, then ask ClickHouse what analysts would."""
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline and sink.poll() is None:
-        answer = _sql(port, "SELECT count() FROM trades")
+        answer = _sql(port, key, "SELECT count() FROM trades")
         if answer and answer["rows"][0][0] >= fills:
             break
         await asyncio.sleep(0.5)
-    answer = _sql(port, ANALYST_QUERY)
+    answer = _sql(port, key, ANALYST_QUERY)
     if answer is None:
         print("\nClickHouse: the sink did not answer; see var/demo-sink.log")
         return

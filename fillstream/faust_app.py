@@ -6,6 +6,7 @@ import logging
 
 import faust
 
+from fillstream.api.auth import KeyRing, key_required
 from fillstream.localkafka import resolve_bootstrap
 from fillstream.settings import Settings
 from fillstream.streams.admin import TopicSpec, ensure_topics
@@ -62,6 +63,13 @@ def create_app(settings: Settings) -> App:
         web_port=settings.web_port,
         web_host="127.0.0.1",
         web_bind="127.0.0.1",
+        # Faust's own pages list table contents and the topology to anyone who asks; requests
+        # for another worker's account are routed by topic_route, which does not need them.
+        web_tables_enabled=False,
+        web_router_enabled=False,
+        web_stats_enabled=False,
+        web_graph_enabled=False,
+        web_application_options={"middlewares": [key_required(KeyRing(settings.api_keys))]},
         autodiscover=False,
         Worker=Worker,
         # Plain JSON on every wire; fillstream's own codecs turn it into models.

@@ -6,8 +6,9 @@ import os
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -41,13 +42,18 @@ class Settings(BaseSettings):
         None, description="chdb:///path or http(s)://host:8123; unset means embedded chDB."
     )
     clickhouse_user: str = Field("default", description="For an http(s) DSN.")
-    clickhouse_password: str = Field("", description="For an http(s) DSN.")
+    clickhouse_password: SecretStr = Field(SecretStr(""), description="For an http(s) DSN.")
     api_keys: dict[str, str] = Field(
         default_factory=dict,
         description="SHA-256 hex digest of each API key -> 'admin' or 'account:<id>'.",
     )
     sink_url: str = Field(
         "http://127.0.0.1:6067", description="Where workers reach the sink for trade history."
+    )
+    sink_api_key: SecretStr | None = Field(
+        None,
+        description="An admin API key that workers (trade history) and `fillstream sql` present "
+        "to the sink.",
     )
     sink_port: int = Field(6067, description="Port of the sink's HTTP status and SQL endpoint.")
     sink_batch_rows: int = Field(10_000, description="Largest batch the sink inserts.")
@@ -105,6 +111,28 @@ class Settings(BaseSettings):
     @property
     def clickhouse_url(self) -> str:
         return self.clickhouse_dsn or f"chdb://{self.root / 'clickhouse'}"
+
+    @property
+    def clickhouse_url_for_logs(self) -> str:
+        """The DSN without its user and password."""
+        parts = urlsplit(self.clickhouse_url)
+        if parts.username is None and parts.password is None:
+            return self.clickhouse_url
+        host = parts.hostname or ""
+        netloc = f"{host}:{parts.port}" if parts.port else host
+        return urlunsplit(parts._replace(netloc=netloc))
+
+    def redact(self, text: str) -> str:
+        """Text with every configured secret, and the DSN's user info, blanked out."""
+        parts = urlsplit(self.clickhouse_url)
+        secrets = [self.clickhouse_password.get_secret_value(), parts.password]
+        if self.sink_api_key is not None:
+            secrets.append(self.sink_api_key.get_secret_value())
+        text = text.replace(self.clickhouse_url, self.clickhouse_url_for_logs)
+        for secret in secrets:
+            if secret:
+                text = text.replace(secret, "***")
+        return text
 
     def topic(self, name: str) -> str:
         """A topic's full name: the prefix and the configured name."""

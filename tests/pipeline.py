@@ -17,9 +17,8 @@ from typing import Any
 from fillstream.api.auth import hash_key
 from fillstream.settings import Settings
 from fillstream.streams.admin import ensure_topics, pipeline_topics
-from tests.support import Downstream, Upstream, WorkerProcess, worker_env
+from tests.support import ADMIN_KEY, Downstream, Upstream, WorkerProcess, worker_env
 
-ADMIN_KEY = "test-admin-key"
 TICK_EPOCH = datetime(2026, 3, 1, 12, tzinfo=UTC)
 OUTPUTS = ("fills", "order_events", "risk_events", "dead_letters")
 
@@ -29,7 +28,13 @@ class Pipeline:
         self.bootstrap = bootstrap
         keys = {hash_key(ADMIN_KEY): "admin", **extra.pop("api_keys", {})}
         self.env = worker_env(
-            bootstrap, data_dir, unique_id, f"{unique_id}.", api_keys=json.dumps(keys), **extra
+            bootstrap,
+            data_dir,
+            unique_id,
+            f"{unique_id}.",
+            api_keys=json.dumps(keys),
+            sink_api_key=ADMIN_KEY,
+            **extra,
         )
         self.settings = Settings(topic_prefix=f"{unique_id}.", kafka_bootstrap=bootstrap)
         self.worker = WorkerProcess(

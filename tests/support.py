@@ -70,6 +70,9 @@ class WorkerProcess:
         return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
 
 
+ADMIN_KEY = "test-admin-key"
+
+
 def worker_env(
     bootstrap: str,
     data_dir: Path,

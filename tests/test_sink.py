@@ -10,9 +10,11 @@ import urllib.request
 from decimal import Decimal
 from pathlib import Path
 
+from fillstream.api.auth import hash_key
 from fillstream.settings import Settings
+from fillstream.sink.http import ask
 from fillstream.streams.admin import ensure_topics, pipeline_topics
-from tests.support import Upstream, WorkerProcess, worker_env
+from tests.support import ADMIN_KEY, Upstream, WorkerProcess, worker_env
 
 ACCOUNTS = ["ann", "ben", "cat"]
 
@@ -33,7 +35,8 @@ def fill(n: int) -> dict:
 
 class SinkProcess:
     def __init__(self, bootstrap: str, unique_id: str, data_dir: Path, log: Path) -> None:
-        self.env = worker_env(bootstrap, data_dir, unique_id, f"{unique_id}.")
+        admin = json.dumps({hash_key(ADMIN_KEY): "admin"})
+        self.env = worker_env(bootstrap, data_dir, unique_id, f"{unique_id}.", api_keys=admin)
         self.settings = Settings(topic_prefix=f"{unique_id}.", kafka_bootstrap=bootstrap)
         self.process = WorkerProcess(
             [sys.executable, "-m", "fillstream.cli", "sink"], self.env, log
@@ -48,18 +51,16 @@ class SinkProcess:
         self.process.start()
 
     def sql(self, query: str) -> list[list] | None:
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{self.port}/sql", data=query.encode(), method="POST"
-        )
         try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                return json.loads(response.read())["rows"]
+            return ask(f"http://127.0.0.1:{self.port}", query, ADMIN_KEY, timeout=10)["rows"]
         except OSError:
             return None
 
     def status(self) -> dict | None:
         try:
-            with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/status", timeout=5) as r:
+            request = urllib.request.Request(f"http://127.0.0.1:{self.port}/status")
+            request.add_header("Authorization", f"Bearer {ADMIN_KEY}")
+            with urllib.request.urlopen(request, timeout=5) as r:
                 return json.loads(r.read())
         except urllib.error.HTTPError as error:
             return json.loads(error.read())

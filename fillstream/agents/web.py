@@ -39,7 +39,7 @@ def timed(route: str) -> Callable:
 
 @app.page("/market/{symbol}/")
 class MarketView(View):
-    """The last tick of a symbol as each account partition on this worker sees it."""
+    """The last tick of a symbol as each account partition on this worker sees it (any key)."""
 
     @timed("/market/{symbol}/")
     async def get(self, request: Request, symbol: str) -> Response:

@@ -7,11 +7,17 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
+
+from aiohttp import web
 
 ADMIN = "admin"
 ACCOUNT_SCOPE = "account:"
+OPEN_PATHS = frozenset({"/health", "/ready", "/metrics"})
+"""The only paths served without a key: they say whether the process is up, nothing of an
+account. Everything else, the framework's own pages included, is refused without one."""
+PRINCIPAL = "fillstream.principal"
 
 
 @dataclass(frozen=True)
@@ -57,3 +63,24 @@ def bearer_key(authorization: str | None) -> str | None:
     if authorization and authorization.startswith("Bearer "):
         return authorization.removeprefix("Bearer ").strip()
     return None
+
+
+def key_required(keyring: KeyRing) -> Callable:
+    """An aiohttp middleware: 401 for any request but OPEN_PATHS without a known key, so a page
+    added later (by us or by the framework) is closed by default. Routes still check scopes."""
+
+    @web.middleware
+    async def middleware(
+        request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]
+    ) -> web.StreamResponse:
+        if request.path in OPEN_PATHS:
+            return await handler(request)
+        principal = keyring.authenticate(bearer_key(request.headers.get("Authorization")))
+        if principal is None:
+            return web.json_response(
+                {"error": "missing or unknown API key (Authorization: Bearer <key>)"}, status=401
+            )
+        request[PRINCIPAL] = principal
+        return await handler(request)
+
+    return middleware

@@ -19,7 +19,7 @@ from pydantic import ValidationError
 
 from fillstream.agents.state import market_for
 from fillstream.agents.web import timed
-from fillstream.api.auth import KeyRing, Principal, bearer_key
+from fillstream.api.auth import PRINCIPAL, Principal
 from fillstream.app import app, settings
 from fillstream.core import engine, ledger
 from fillstream.core.model import split_position_key
@@ -32,7 +32,6 @@ from fillstream.tables.tables import pair_key
 
 KAFKA_SEND_TIMEOUT_SECONDS = 10.0
 TRADES_LIMIT_MAX = 1000
-keyring = KeyRing(settings.api_keys)
 
 
 def _error(view: View, status: int, message: str) -> Response:
@@ -40,12 +39,9 @@ def _error(view: View, status: int, message: str) -> Response:
 
 
 def _authorize(view: View, request: Request, account_id: str | None) -> Response | None:
-    """A 401 or 403 response, or None when the request's key may go on."""
-    principal: Principal | None = keyring.authenticate(
-        bearer_key(request.headers.get("Authorization"))
-    )
-    if principal is None:
-        return _error(view, 401, "missing or unknown API key (Authorization: Bearer <key>)")
+    """A 403 response, or None when the request's key may go on (the app's middleware has
+    already refused requests without a known key)."""
+    principal: Principal = request[PRINCIPAL]
     if account_id is not None and not principal.may_access(account_id):
         return _error(view, 403, f"this key may not access account {account_id!r}")
     return None
@@ -207,7 +203,9 @@ class TradesView(View):
                       "limit": limit}  # fmt: skip
         try:
             async with app.http_client.post(
-                f"{settings.sink_url}/sql", json={"query": TRADES_QUERY, "parameters": parameters}
+                f"{settings.sink_url}/sql",
+                json={"query": TRADES_QUERY, "parameters": parameters},
+                headers=_sink_headers(),
             ) as response:
                 answer = await response.json()
                 if response.status != 200:
@@ -221,6 +219,11 @@ class TradesView(View):
             else None
         )
         return self.json({"trades": trades, "next_cursor": next_cursor})
+
+
+def _sink_headers() -> dict[str, str]:
+    key = settings.sink_api_key
+    return {"Authorization": f"Bearer {key.get_secret_value()}"} if key else {}
 
 
 def _trade(row: list) -> dict:

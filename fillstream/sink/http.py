@@ -1,4 +1,5 @@
-"""The running sink's HTTP door: health, status (also its readiness), metrics, read-only SQL.
+"""The running sink's HTTP door: health, readiness, metrics, and behind a key its status and
+read-only SQL (admin keys only).
 
 The embedded engine admits one process per data directory, and the sink is that process while it
 runs; so analysts' queries go through it (``fillstream sql``), executed with ``readonly=1``.
@@ -7,13 +8,25 @@ runs; so analysts' queries go through it (``fillstream sql``), executed with ``r
 from __future__ import annotations
 
 import json
+import urllib.request
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from fillstream.api.auth import PRINCIPAL, KeyRing, key_required
 from fillstream.sink.service import Sink
+
+
+def ask(url: str, query: str, key: str | None, timeout: float = 30) -> dict:
+    """A query to a running sink's /sql (``url`` like http://127.0.0.1:6067): its JSON answer.
+    Raises urllib's errors (HTTPError carries the sink's JSON error body)."""
+    request = urllib.request.Request(f"{url}/sql", data=query.encode(), method="POST")
+    if key:
+        request.add_header("Authorization", f"Bearer {key}")
+    with urllib.request.urlopen(request, timeout=timeout) as response:
+        return json.loads(response.read())
 
 
 def json_value(value: object) -> object:
@@ -28,13 +41,16 @@ def json_value(value: object) -> object:
     return str(value)
 
 
-def build_app(sink: Sink) -> web.Application:
+def build_app(sink: Sink, keyring: KeyRing) -> web.Application:
     async def status(request: web.Request) -> web.Response:
         stats = sink.stats.as_dict()
         return web.json_response(stats, status=200 if stats["healthy"] else 503)
 
     async def sql(request: web.Request) -> web.Response:
-        """A query as the body, or JSON {"query", "parameters"} for ClickHouse's {name:Type}."""
+        """A query as the body, or JSON {"query", "parameters"} for ClickHouse's {name:Type}.
+        Admin keys only: it reads every account's trades."""
+        if not request[PRINCIPAL].admin:
+            return web.json_response({"error": "/sql needs an admin key"}, status=403)
         parameters = None
         if request.content_type == "application/json":
             body = await request.json()
@@ -44,7 +60,7 @@ def build_app(sink: Sink) -> web.Application:
         try:
             columns, rows = await sink.query(query, parameters)
         except Exception as error:
-            return web.json_response({"error": str(error)}, status=400)
+            return web.json_response({"error": sink.settings.redact(str(error))}, status=400)
         body = json.dumps({"columns": columns, "rows": rows}, default=json_value)
         return web.Response(text=body, content_type="application/json")
 
@@ -54,7 +70,7 @@ def build_app(sink: Sink) -> web.Application:
     async def prometheus(request: web.Request) -> web.Response:
         return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
 
-    app = web.Application()
+    app = web.Application(middlewares=[key_required(keyring)])
     app.router.add_get("/health", health)
     app.router.add_get("/ready", status)
     app.router.add_get("/metrics", prometheus)
@@ -64,7 +80,7 @@ def build_app(sink: Sink) -> web.Application:
 
 
 async def serve(sink: Sink, port: int) -> web.AppRunner:
-    runner = web.AppRunner(build_app(sink))
+    runner = web.AppRunner(build_app(sink, KeyRing(sink.settings.api_keys)))
     await runner.setup()
     await web.TCPSite(runner, "127.0.0.1", port).start()
     return runner

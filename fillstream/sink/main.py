@@ -12,7 +12,7 @@ import urllib.request
 from fillstream.clickhouse import create_client
 from fillstream.localkafka import resolve_bootstrap
 from fillstream.settings import Settings
-from fillstream.sink.http import json_value, serve
+from fillstream.sink.http import ask, json_value, serve
 from fillstream.sink.service import Sink
 
 
@@ -32,7 +32,7 @@ async def _run(settings: Settings) -> int:
     runner = await serve(sink, settings.sink_port)
     logging.info(
         "sink running: %s; status and SQL on http://127.0.0.1:%d",
-        settings.clickhouse_url,
+        settings.clickhouse_url_for_logs,
         settings.sink_port,
     )
     try:
@@ -45,12 +45,9 @@ async def _run(settings: Settings) -> int:
 
 def run_sql(settings: Settings, query: str) -> int:
     """Ask the running sink; with none running, open ClickHouse directly."""
-    request = urllib.request.Request(
-        f"http://127.0.0.1:{settings.sink_port}/sql", data=query.encode(), method="POST"
-    )
+    key = settings.sink_api_key.get_secret_value() if settings.sink_api_key else None
     try:
-        with urllib.request.urlopen(request, timeout=60) as response:
-            answer = json.loads(response.read())
+        answer = ask(f"http://127.0.0.1:{settings.sink_port}", query, key, timeout=60)
     except urllib.error.HTTPError as error:
         print(json.loads(error.read())["error"])
         return 1

@@ -190,8 +190,13 @@ class Sink:
             except Exception as error:
                 self.stats.errors += 1
                 metrics.SINK_ERRORS.inc()
-                self.stats.last_error = f"{type(error).__name__}: {error}"
-                logger.warning("insert %s failed (%s); retrying in %.1fs", token, error, backoff)
+                self.stats.last_error = self.settings.redact(f"{type(error).__name__}: {error}")
+                logger.warning(
+                    "insert %s failed (%s); retrying in %.1fs",
+                    token,
+                    self.stats.last_error,
+                    backoff,
+                )
                 if not retry or stopping.is_set():
                     return
                 await self._wait_alive(backoff)
