@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 KAFKA_JARS := infra/kafka/lib/.complete
 
-.PHONY: setup demo test bench lint format kafka-start kafka-stop schemas clean
+.PHONY: setup demo test prove bench lint format kafka-start kafka-stop schemas clean
 
 setup: $(INSTALLED) $(KAFKA_JARS)
 
@@ -25,6 +25,12 @@ demo: setup
 
 test: setup
 	$(BIN)/pytest
+
+# The long runs recorded in docs/topics.md ("Risk invariants"): the property search over at least
+# 100 000 ticks and orders, and 1 000 000 fuzzed wire messages (about 15 minutes).
+prove: setup
+	FILLSTREAM_PROPERTY_STEPS=100000 $(BIN)/pytest -s -p no:cacheprovider tests/unit/test_risk_invariants.py
+	FILLSTREAM_FUZZ_MESSAGES=1000000 FILLSTREAM_FUZZ_SEEDS=1000 $(BIN)/pytest -s -p no:cacheprovider tests/unit/test_wire_fuzz.py
 
 # Every figure in docs/benchmarks.md, one script after another (about 25 minutes); each starts its
 # own broker, prints a table and writes bench/results/<name>.json.

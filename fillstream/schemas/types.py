@@ -28,7 +28,10 @@ Money = Annotated[
 
 
 def _to_utc(value: datetime) -> datetime:
-    return value.astimezone(UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("time out of range once in UTC") from None
 
 
 Timestamp = Annotated[

@@ -32,7 +32,8 @@ def decode(model: type[Model], raw: bytes | None) -> Model:
         raise BadMessage(f"value is not UTF-8: {error}") from None
     try:
         payload = json.loads(text, parse_float=Decimal, parse_constant=_refuse_constant)
-    except ValueError as error:
+    except (ValueError, ArithmeticError) as error:
+        # ArithmeticError: a number Decimal cannot hold (an exponent past its range).
         raise BadMessage(f"malformed JSON: {error}") from None
     if not isinstance(payload, dict):
         raise BadMessage(f"expected a JSON object, got {type(payload).__name__}")

@@ -40,6 +40,7 @@ from fillstream.core.model import (
 
 STEPS = int(os.environ.get("FILLSTREAM_PROPERTY_STEPS", "4000"))
 STEPS_PER_CASE = 40
+STEPS_RUN = [0]
 
 crypto_prices = st.sampled_from(["0.000001", "0.37", "1", "99.5", "100", "101.25", "20000.37"])
 prediction_prices = st.sampled_from(["0.0001", "0.01", "0.33", "0.5", "0.77", "0.99", "0.9999"])
@@ -89,6 +90,7 @@ class Trading(RuleBasedStateMachine):
         self.ever_short = False
 
     def _step(self) -> datetime:
+        STEPS_RUN[0] += 1
         self.clock += timedelta(seconds=1)
         return self.clock
 
@@ -241,9 +243,15 @@ class Trading(RuleBasedStateMachine):
 
 
 Trading.TestCase.settings = settings(
-    max_examples=max(STEPS // STEPS_PER_CASE, 1),
+    # A case runs about half its step budget on average.
+    max_examples=max(2 * STEPS // STEPS_PER_CASE, 1),
     stateful_step_count=STEPS_PER_CASE,
     deadline=None,
     suppress_health_check=[HealthCheck.too_slow],
 )
-test_risk_invariants = Trading.TestCase
+
+
+class TestRiskInvariants(Trading.TestCase):
+    @classmethod
+    def tearDownClass(cls) -> None:
+        print(f"\nrisk invariants checked after {STEPS_RUN[0]} ticks and orders")
