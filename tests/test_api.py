@@ -81,7 +81,7 @@ async def test_orders_accounts_and_their_errors(
             status, placed = p.api("GET", "/accounts/alice/orders/a1", key=ALICE_KEY)
             assert status == 200
             assert (placed["status"], [f["fill_id"] for f in placed["fills"]]) == (
-                "filled", ["alice:a1"]
+                "filled", ["alice#1"]
             )  # fmt: skip
             assert placed["fills"][0]["price"] == "100" and placed["fills"][0]["fee"] == "0.2"
             assert p.api("GET", "/accounts/alice/orders/a2")[1]["status"] == "accepted"
@@ -97,7 +97,7 @@ async def test_orders_accounts_and_their_errors(
                 assert status == 200, body
                 pages.append([t["fill_id"] for t in body["trades"]])
                 cursor = body["next_cursor"]
-            assert pages == [["alice:a1", "alice:a3"], ["alice:a4", "alice:a5"], []]
+            assert pages == [["alice#1", "alice#2"], ["alice#3", "alice#4"], []]
             first = _all_trades(p)[0]
             assert {k: first[k] for k in ("quantity", "price", "fee", "side", "liquidity")} == {
                 "quantity": "2", "price": "100", "fee": "0.2", "side": "buy", "liquidity": "taker"

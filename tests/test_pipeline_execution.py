@@ -21,7 +21,7 @@ async def test_market_buy_with_fee_and_slippage(
         # 20000.37 * 1.0005 = 20010.370185, rounded up to the tick: 20010.38;
         # fee 2001.038 * 10 / 10000 = 2.001038; cash 10000 - 2001.038 - 2.001038
         assert fill == {
-            "fill_id": "alice:o-1",
+            "fill_id": "alice#1",
             "order_id": "o-1",
             "account_id": "alice",
             "symbol": "BTC-USD",

@@ -10,7 +10,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import Decimal, localcontext
 
 from fillstream.core import buying_power, ledger, pricing
 from fillstream.core.events import (
@@ -28,7 +28,6 @@ from fillstream.core.model import (
     MAX_PRICE,
     MAX_QUANTITY,
     PLACES,
-    QUANTUM,
     ZERO,
     Account,
     AccountLimits,
@@ -43,6 +42,7 @@ from fillstream.core.model import (
     SeenOrder,
     Side,
     position_key,
+    rounded,
     split_position_key,
     within,
 )
@@ -310,7 +310,7 @@ def _fill(
 
 def _money(value: Decimal) -> Decimal:
     """A derived figure (a valuation, a ratio) to the places the wire and the columns carry."""
-    return value.quantize(QUANTUM, ROUND_HALF_EVEN)
+    return rounded(value)
 
 
 def fill_resting(account: Account, symbol: str, market: Market, now: datetime) -> list[Event]:

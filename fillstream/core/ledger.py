@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 
-from fillstream.core.model import EXACT, QUANTUM, ZERO, Account, Position, Side
+from fillstream.core.model import EXACT, ZERO, Account, Position, Side, rounded
 
 
 def cash_amount(value: Decimal, side: Side) -> Decimal:
     """A trade's cash to the money quantum, against the account: buys pay up, sells get less."""
-    return value.quantize(QUANTUM, ROUND_CEILING if side is Side.BUY else ROUND_FLOOR)
+    return rounded(value, ROUND_CEILING if side is Side.BUY else ROUND_FLOOR)
 
 
 def apply_trade(
@@ -36,7 +36,7 @@ def apply_trade(
             removed = (
                 position.cost
                 if closed == abs(held)
-                else (position.cost * closed / abs(held)).quantize(QUANTUM, ROUND_HALF_EVEN)
+                else rounded(position.cost * closed / abs(held))
             )
             closed_value = value if closed == quantity else cash_amount(closed * price, side)
             realized = closed_value - removed if held > 0 else -removed - closed_value

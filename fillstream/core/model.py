@@ -67,6 +67,11 @@ EXACT = Context(
 are exact (the default 28 digits rounded P&L), trapping anything that would not be."""
 
 
+def rounded(value: Decimal, rounding: str = ROUND_HALF_EVEN) -> Decimal:
+    """To the money quantum, without trailing zeros (so 2.5 stays 2.5 on the wire)."""
+    return value.quantize(QUANTUM, rounding, EXACT).normalize(EXACT)
+
+
 def within(value: Decimal, largest: Decimal) -> bool:
     """0 < value <= largest, with at most PLACES digits after the point (trailing zeros aside)."""
     if not 0 < value <= largest:
@@ -140,7 +145,8 @@ class Position:
     def avg_price(self) -> Decimal:
         if not self.quantity:
             return ZERO
-        return (self.cost / self.quantity).quantize(QUANTUM, ROUND_HALF_EVEN)
+        with localcontext(EXACT):
+            return rounded(self.cost / self.quantity)
 
 
 @dataclass(frozen=True)

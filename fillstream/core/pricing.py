@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 
-from fillstream.core.model import BPS, EXACT, ONE, QUANTUM, Instrument, Kind, Outcome, Side
+from fillstream.core.model import BPS, EXACT, ONE, QUANTUM, Instrument, Kind, Outcome, Side, rounded
 
 
 def outcome_price(instrument: Instrument, last_price: Decimal, outcome: Outcome | None) -> Decimal:
@@ -64,4 +64,4 @@ def limit_taker_price(
 def fee(notional: Decimal, fee_bps: Decimal) -> Decimal:
     """Rounded up to the money quantum: the venue never undercharges."""
     with localcontext(EXACT):
-        return (notional * fee_bps / BPS).quantize(QUANTUM, ROUND_CEILING)
+        return rounded(notional * fee_bps / BPS, ROUND_CEILING)
