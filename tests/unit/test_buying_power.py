@@ -41,6 +41,13 @@ def test_short_proceeds_do_not_pay_for_prediction_shares(book: Book) -> None:
         None,
     )
     assert account.cash == D("1100")
+    # The rest of the worked example in docs/topics.md: commitment 1 900 of 2 000.
+    assert statuses(book.order(account, "BTC", "buy", "2", "90")) == [("accepted", None)]
+    # 2 of the short already offered: closes 8, grows by 4: 1 900 + 360 > 2 000.
+    assert statuses(book.order(account, "BTC", "buy", "12", "90")) == [
+        ("rejected", "INSUFFICIENT_FUNDS")
+    ]
+    assert statuses(book.order(account, "BTC", "buy", "9", "90")) == [("accepted", None)]
 
 
 def test_cash_a_resting_prediction_buy_holds_is_not_spent_twice(book: Book) -> None:
