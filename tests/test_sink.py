@@ -109,7 +109,11 @@ async def test_every_fill_lands_once_with_its_values(
             "2026-04-01 10:00:07.250", "9946.5", f"{unique_id}.fills",
         ]]  # fmt: skip
         migrations = sink.sql("SELECT version, description FROM schema_migrations ORDER BY version")
-        assert migrations == [[1, "trades, orders and risk_events"], [2, "analyst views"]]
+        assert migrations == [
+            [1, "trades, orders and risk_events"],
+            [2, "analyst views"],
+            [3, "money columns Decimal(76, 18)"],
+        ]
         assert sink.status()["rows"] == 30
     finally:
         sink.process.stop()

@@ -1,9 +1,10 @@
 """Turns a batch of the output topics' JSON into an Arrow table, with each record's Kafka
 coordinates.
 
-Arrow because the insert was the sink's main cost: clickhouse-connect writes Decimal(38, 18)
-values one Python object at a time, while Arrow converts whole columns in C (strings to
-decimal128 and timestamps) and ClickHouse reads Arrow natively.
+Arrow because the insert was the sink's main cost: clickhouse-connect writes decimals one Python
+object at a time, while Arrow converts whole columns in C (strings to decimal256 and timestamps)
+and ClickHouse reads Arrow natively. A record that cannot become a row is refused loudly: logged
+with its offset and counted in ``fillstream_sink_refused_rows_total``.
 """
 
 from __future__ import annotations
@@ -13,27 +14,30 @@ import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
 from typing import Any
 
 import orjson
 import pyarrow as pa
 
+from fillstream import metrics
+
 logger = logging.getLogger(__name__)
 
 TEXT = pa.string()
-MONEY = pa.decimal128(38, 18)
+MONEY = pa.decimal256(76, 18)
 TIME = pa.timestamp("ms", tz="UTC")
 FLAG = pa.bool_()
 SCALE = Decimal("1e-18")
 # At most 18 decimal places, no exponent: Arrow takes these as they are.
-PLAIN_MONEY = re.compile(r"-?\d{1,20}(\.\d{1,18})?")
+PLAIN_MONEY = re.compile(r"-?\d{1,58}(\.\d{1,18})?")
+WIDE = Context(prec=100)
 # How the worker writes times (milliseconds, UTC, "Z"); anything else is parsed here first.
 PLAIN_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,3})?Z")
 
 
 def money(value: Any) -> str | None:
-    """Decimal(38, 18) holds 18 places; averages can carry more, so they are rounded half-even."""
+    """Decimal(76, 18) holds 18 places; more are rounded half-even (the engine sends no more)."""
     if value is None:
         return None
     if not isinstance(value, str):
@@ -41,9 +45,12 @@ def money(value: Any) -> str | None:
     if PLAIN_MONEY.fullmatch(value):
         return value
     try:
-        return format(Decimal(value).quantize(SCALE, ROUND_HALF_EVEN), "f")
+        rounded = format(Decimal(value).quantize(SCALE, ROUND_HALF_EVEN, WIDE), "f")
     except InvalidOperation as error:
-        raise ValueError(f"not a decimal: {value!r}") from error
+        raise ValueError(f"not a decimal that Decimal(76, 18) holds: {value!r}") from error
+    if not PLAIN_MONEY.fullmatch(rounded):
+        raise ValueError(f"more than 58 integer digits for Decimal(76, 18): {value!r}")
+    return rounded
 
 
 def timestamp(value: Any) -> str:
@@ -113,8 +120,8 @@ class Column:
 
 
 def _notional(document: dict) -> str:
-    product = Decimal(document["quantity"]) * Decimal(document["price"])
-    return format(product.quantize(SCALE, ROUND_HALF_EVEN), "f")
+    product = WIDE.multiply(Decimal(document["quantity"]), Decimal(document["price"]))
+    return format(product.quantize(SCALE, ROUND_HALF_EVEN, WIDE), "f")
 
 
 class TableSpec:
@@ -135,7 +142,7 @@ class TableSpec:
                 documents.append(orjson.loads(record.value))
                 offsets.append(record.offset)
             except orjson.JSONDecodeError as error:
-                logger.error("skipping %s[%d]@%d: %r", topic, partition, record.offset, error)
+                self._refuse(topic, partition, record.offset, error)
         try:
             columns = [column.array(documents) for column in self.columns]
         except (
@@ -161,10 +168,14 @@ class TableSpec:
                 rows.append([column.checked(document) for column in self.columns])
                 kept.append(offset)
             except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as error:
-                logger.error("skipping %s[%d]@%d: %r", topic, partition, offset, error)
+                self._refuse(topic, partition, offset, error)
         values = list(zip(*rows, strict=True)) if rows else [[] for _ in self.columns]
         arrays = [_array(list(v), c.type) for c, v in zip(self.columns, values, strict=True)]
         return arrays, kept
+
+    def _refuse(self, topic: str, partition: int, offset: int, error: Exception) -> None:
+        logger.error("refused %s[%d]@%d for %s: %r", topic, partition, offset, self.table, error)
+        metrics.SINK_REFUSED.labels(self.table).inc()
 
 
 def _array(values: list[Any], type_: pa.DataType) -> pa.Array:

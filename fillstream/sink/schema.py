@@ -1,6 +1,7 @@
 """Versioned DDL, applied at start-up: each version once, recorded in ``schema_migrations``.
 
-Money is Decimal(38, 18), time DateTime64(3, 'UTC'). The tables are ReplacingMergeTree on a key
+Money is Decimal(76, 18) (version 3 widened it from Decimal(38, 18), whose 20 integer digits a
+position's value can pass), time DateTime64(3, 'UTC'). The tables are ReplacingMergeTree on a key
 that identifies an event, a second safety net behind the insert deduplication tokens: a duplicate
 that slipped through disappears on merge or under FINAL.
 """
@@ -24,6 +25,26 @@ class Migration:
     version: int
     description: str
     statements: tuple[str, ...]
+
+
+MONEY_COLUMNS = {
+    "trades": (
+        "quantity", "price", "fee", "notional", "position_quantity", "position_avg_price",
+        "cash_after", "equity_after", "realized_pnl",
+    ),
+    "risk_events": ("max_drawdown_pct", "drawdown_pct", "equity", "peak_equity"),
+}  # fmt: skip
+
+
+def _widen_money() -> tuple[str, ...]:
+    def typed(table: str) -> str:
+        return "Nullable(Decimal(76, 18))" if table == "risk_events" else "Decimal(76, 18)"
+
+    return tuple(
+        f"ALTER TABLE {table} "
+        + ", ".join(f"MODIFY COLUMN {column} {typed(table)}" for column in columns)
+        for table, columns in MONEY_COLUMNS.items()
+    )
 
 
 MIGRATIONS = (
@@ -107,6 +128,7 @@ FROM trades FINAL
 GROUP BY account_id""",
         ),
     ),
+    Migration(3, "money columns Decimal(76, 18)", _widen_money()),
 )
 
 

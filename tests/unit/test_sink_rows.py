@@ -7,6 +7,8 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from types import SimpleNamespace
 
+from prometheus_client import REGISTRY
+
 from fillstream.sink.rows import ORDERS, RISK_EVENTS, TRADES
 
 
@@ -47,8 +49,22 @@ def test_a_bad_record_is_left_out_and_the_rest_kept() -> None:
         record(6, {**FILL, "fee": None}),
         record(7, FILL),
     ]
+    refused = REGISTRY.get_sample_value("fillstream_sink_refused_rows_total", {"table": "trades"})
     table = TRADES.to_arrow("fills", 0, records)
     assert table.column("kafka_offset").to_pylist() == [7]
+    after = REGISTRY.get_sample_value("fillstream_sink_refused_rows_total", {"table": "trades"})
+    assert after - (refused or 0) == 6
+
+
+def test_every_amount_the_engine_can_reach_fits_and_beyond_it_is_refused_loudly() -> None:
+    # 10^12 shares at 10^12: a position worth 10^24, past Decimal(38, 18)'s 20 integer digits.
+    huge = {**FILL, "quantity": "1000000000000", "price": "1000000000000",
+            "equity_after": "1000000000000000000000000.000000000000000001"}  # fmt: skip
+    beyond = {**FILL, "cash_after": "1" + "0" * 58}  # 59 integer digits
+    table = TRADES.to_arrow("fills", 0, [record(1, huge), record(2, beyond)])
+    (row,) = table.to_pylist()
+    assert row["notional"] == Decimal(10) ** 24
+    assert row["equity_after"] == Decimal("1000000000000000000000000.000000000000000001")
 
 
 def test_orders_and_risk_events_take_optional_fields_and_other_time_zones() -> None:
