@@ -38,8 +38,10 @@ class Settings(BaseSettings):
     )
     table_standby_replicas: int = Field(1, description="Faust standby copies of each table.")
     web_port: int = Field(6066, description="Port of the worker's HTTP server.")
-    clickhouse_dsn: str | None = Field(
-        None, description="chdb:///path or http(s)://host:8123; unset means embedded chDB."
+    clickhouse_dsn: SecretStr | None = Field(
+        None,
+        description="chdb:///path or http(s)://host:8123 (may hold a user and password); "
+        "unset means embedded chDB.",
     )
     clickhouse_user: str = Field("default", description="For an http(s) DSN.")
     clickhouse_password: SecretStr = Field(SecretStr(""), description="For an http(s) DSN.")
@@ -110,7 +112,9 @@ class Settings(BaseSettings):
 
     @property
     def clickhouse_url(self) -> str:
-        return self.clickhouse_dsn or f"chdb://{self.root / 'clickhouse'}"
+        if self.clickhouse_dsn is not None:
+            return self.clickhouse_dsn.get_secret_value()
+        return f"chdb://{self.root / 'clickhouse'}"
 
     @property
     def clickhouse_url_for_logs(self) -> str:

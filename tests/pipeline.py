@@ -8,6 +8,7 @@ import json
 import sys
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
@@ -150,7 +151,7 @@ class Pipeline:
             await asyncio.sleep(0.05)
 
     def _partitions_at(self, symbol: str, price: str, ts: str) -> bool:
-        view = self.http(f"/market/{symbol}/")
+        view = self.http(f"/market/{urllib.parse.quote(symbol, safe='')}/")
         if view is None:
             return False
         return all(
@@ -164,12 +165,9 @@ class Pipeline:
         return api_request(self.env["FILLSTREAM_WEB_PORT"], method, path, body, key)
 
     def http(self, path: str) -> dict | None:
-        url = f"http://127.0.0.1:{self.env['FILLSTREAM_WEB_PORT']}{path}"
-        try:
-            with urllib.request.urlopen(url, timeout=2) as response:
-                return json.loads(response.read())
-        except OSError:
-            return None
+        """GET with the admin key: the JSON body of a 200, else None."""
+        status, body = api_request(self.env["FILLSTREAM_WEB_PORT"], "GET", path)
+        return body if status == 200 else None
 
 
 def api_request(
@@ -181,8 +179,15 @@ def api_request(
         request.add_header("Authorization", f"Bearer {key}")
     try:
         with urllib.request.urlopen(request, timeout=15) as response:
-            return response.status, json.loads(response.read())
+            return response.status, _json_or_text(response.read())
     except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
+        return error.code, _json_or_text(error.read())
     except OSError:
         return 0, {}
+
+
+def _json_or_text(body: bytes) -> dict:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return {"text": body.decode(errors="replace")}

@@ -1,0 +1,90 @@
+"""The risk invariants through the real broker and worker: one case per way around them that
+ordinary inputs used to find."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+from pathlib import Path
+
+from tests.pipeline import Pipeline
+
+
+def outcome(pipeline: Pipeline, account: str, order_id: str) -> list[tuple[str, str | None]]:
+    return [
+        (e["status"], e.get("reason"))
+        for e in pipeline.outputs()["order_events"]
+        if e["order_id"] == order_id and e["account_id"] == account
+    ]
+
+
+async def test_limits_bounds_identity_and_clock_hold_through_the_pipeline(
+    kafka_bootstrap: str, unique_id: str, data_dir: Path, tmp_path: Path
+) -> None:
+    log = tmp_path / "worker.log"
+    async with Pipeline(kafka_bootstrap, unique_id, data_dir, log, duplicate_window_hours="0") as p:
+        await p.instrument("BTC/USD")
+        await p.instrument("PRES", kind="prediction", slippage_bps="50", tick_size="0.001")
+        await p.send(
+            "instruments",
+            "BAD",
+            {"symbol": "BAD", "kind": "crypto", "taker_fee_bps": "0", "maker_fee_bps": "0",
+             "slippage_bps": "10000"},
+        )  # fmt: skip
+        for account in ("a", "a/b", "m"):
+            await p.account(account, "1000", max_drawdown_pct="10")
+        await p.tick("BTC/USD", "100")
+        await p.tick("PRES", "0.5")
+
+        # Ids holding "/" no longer meet in the tables: ("a", "b/c") and ("a/b", "c").
+        await p.order("a", "b/c", "BTC/USD", "buy", "1")
+        await p.order("a/b", "c", "BTC/USD", "buy", "1")
+        await p.order_events("c")
+        await p.order_events("b/c")
+        filled = [("accepted", None), ("filled", None)]
+        assert outcome(p, "a", "b/c") == outcome(p, "a/b", "c") == filled
+        # An order id that comes back (window 0 here) gets a new fill id; the engine's ids are
+        # not for clients.
+        await p.order("a", "b/c", "BTC/USD", "buy", "1")
+        await p.order("a", "~liquidation-9", "BTC/USD", "buy", "1")
+        await p.order_events("~liquidation-9")
+        await p.order_events("b/c", terminal=2)
+        assert [f["fill_id"] for f in p.outputs()["fills"] if f["account_id"] == "a"] == [
+            "a#1", "a#2"
+        ]  # fmt: skip
+        assert outcome(p, "a", "~liquidation-9") == [("rejected", "INVALID_ORDER")]
+
+        # One buying power: 1000 YES resting at 0.4 commit 400, so 7 BTC (700) do not fit.
+        await p.order("a/b", "rest", "PRES", "buy", "1000", outcome="yes", limit_price="0.4")
+        await p.order("a/b", "seven", "BTC/USD", "buy", "7")
+        await p.order_events("seven")
+        assert outcome(p, "a/b", "seven") == [("rejected", "INSUFFICIENT_FUNDS")]
+        # Absurd sizes are rejected as orders, with an order event, not an internal error.
+        await p.order("a/b", "huge", "BTC/USD", "buy", "1e30")
+        await p.order_events("huge")
+        assert outcome(p, "a/b", "huge") == [("rejected", "INVALID_ORDER")]
+
+        # A YES share near 1 with slippage is capped a tick below the payout.
+        await p.tick("PRES", "0.9999")
+        await p.order("a", "yes", "PRES", "buy", "10", outcome="yes")
+        await p.order_events("yes")
+        assert p.fills_of("yes")[0]["price"] == "0.999"
+
+        # The index of who holds "BTC/USD" survives a restart, and a tick dated next century
+        # (in a record stamped now) cannot stop the marks: the drop below still halts "m".
+        await p.order("m", "hold", "BTC/USD", "buy", "5")
+        await p.order_events("hold")
+        p.worker.stop()
+        p.worker.start()
+        future = {"symbol": "BTC/USD", "price": "100", "ts": "2100-01-01T00:00:00Z"}
+        await p.send("ticks", "BTC/USD", json.dumps(future).encode())
+        await p.tick("BTC/USD", "70")  # m: 500 cash + 5 x 70 = 850, 15 % below 1000
+        outputs = await p.wait_for(
+            lambda o: any(e.get("type") == "drawdown_violation" for e in o["risk_events"])
+        )
+        violation = next(e for e in outputs["risk_events"] if e.get("type") == "drawdown_violation")
+        assert (violation["account_id"], Decimal(violation["equity"])) == ("m", Decimal("850"))
+        letters = [json.loads(d["value"])["symbol"] for d in outputs["dead_letters"]]
+        assert letters == ["BAD"]
+        assert "slippage_bps" in outputs["dead_letters"][0]["error"]
+        assert [d for d in outputs["dead_letters"] if "internal error" in d["error"]] == []
