@@ -120,7 +120,7 @@ async def test_prediction_yes_and_no(
         # sell YES at 0.75: 75, fee 0.75, realized 100 * (0.75 - 0.62) = 13 -> cash 934.87
         assert (sold["price"], sold["realized_pnl"], sold["cash_after"]) == (
             "0.75",
-            "13.00",
+            "13",
             "934.87",
         )
         (rejected,) = [e for e in p.outputs()["order_events"] if e["order_id"] == "sell-no"]
