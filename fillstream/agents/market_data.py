@@ -20,10 +20,10 @@ from fillstream.streams import topics
 from fillstream.streams.codec import BadMessage, decode
 from fillstream.tables import tables
 
+MAX_CLOCK_SKEW = timedelta(seconds=settings.max_clock_skew_seconds)
 # A batch closes at this many inputs or after this long, whichever comes first. The fan-out then
 # costs one record per partition per batch instead of one per tick; the wait is what batching
 # adds at most to a tick's way to the accounts.
-MAX_CLOCK_SKEW = timedelta(seconds=settings.max_clock_skew_seconds)
 BATCH_SIZE = 2000
 BATCH_WINDOW = 0.02
 
