@@ -12,6 +12,14 @@ import pytest
 from fillstream import localkafka
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that needs the broker is marked ``kafka``: ``pytest -m "not kafka"`` runs the
+    rest in seconds."""
+    for item in items:
+        if "kafka_bootstrap" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.kafka)
+
+
 @pytest.fixture(scope="session")
 def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     configured = os.environ.get("FILLSTREAM_KAFKA_BOOTSTRAP")

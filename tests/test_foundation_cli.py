@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from fillstream.localkafka import read_state
 from tests.support import REPO_ROOT, Downstream, Upstream
 
@@ -25,6 +27,7 @@ def fillstream(*args: str) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.kafka  # starts a broker of its own
 async def test_kafka_start_serves_clients_and_stop_leaves_no_process(tmp_path: Path) -> None:
     data_dir = tmp_path / "broker"
     started = fillstream("kafka", "start", "--port", "0", "--data-dir", str(data_dir))

@@ -9,6 +9,7 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
+import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from fillstream import localkafka
@@ -106,6 +107,7 @@ async def wait_ready(port: str, expected: bool, timeout: float = 90) -> dict:
     raise AssertionError(f"/ready never became {expected}: {body}")
 
 
+@pytest.mark.kafka  # starts a broker of its own
 async def test_ready_follows_the_broker_down_and_up(
     unique_id: str, data_dir: Path, tmp_path: Path
 ) -> None:

@@ -52,14 +52,14 @@ Identifier = Annotated[str, Field(pattern=r"^[^\x00-\x1f\x7f]{1,128}$")]
 """Any printable text: table keys are built so that no two ids can meet (tables.pair_key)."""
 
 
-def bounded(largest: Decimal, *, strict: bool = False) -> FieldInfo:
-    """Above 0 and at most ``largest`` (below it if strict), with at most PLACES decimal places:
-    what the engine computes with exactly and the analyst columns hold."""
-    limit = {"lt": largest} if strict else {"le": largest}
-    return Field(gt=0, decimal_places=PLACES, **limit)
+def bounded(largest: Decimal) -> FieldInfo:
+    """Above 0 and at most ``largest``, with at most PLACES decimal places: what the engine
+    computes with exactly and the analyst columns hold."""
+    return Field(gt=0, le=largest, decimal_places=PLACES)
 
 
 def rate(largest: Decimal, *, strict: bool = False) -> FieldInfo:
     """Zero or more, at most ``largest`` (below it if strict), with at most PLACES places."""
-    limit = {"lt": largest} if strict else {"le": largest}
-    return Field(ge=0, decimal_places=PLACES, **limit)
+    if strict:
+        return Field(ge=0, lt=largest, decimal_places=PLACES)
+    return Field(ge=0, le=largest, decimal_places=PLACES)
