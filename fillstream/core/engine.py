@@ -131,15 +131,14 @@ def _execute(
         raise Rejected(Reason.NO_MARKET_DATA, f"no usable tick yet for {order.symbol!r}")
 
     reference = pricing.outcome_price(instrument, last, order.outcome)
-    immediate = order.type is OrderType.MARKET or pricing.marketable(
-        order.side, reference, order.limit_price
-    )
-    if order.type is OrderType.MARKET:
+    limit = order.limit_price  # set exactly when the order is a limit (checked above)
+    immediate = limit is None or pricing.marketable(order.side, reference, limit)
+    if limit is None:
         price = pricing.taker_price(instrument, reference, order.side)
     elif immediate:
-        price = pricing.limit_taker_price(instrument, reference, order.side, order.limit_price)
+        price = pricing.limit_taker_price(instrument, reference, order.side, limit)
     else:
-        price = order.limit_price
+        price = limit
     fee_bps = instrument.taker_fee_bps if immediate else instrument.maker_fee_bps
     if instrument.kind is Kind.PREDICTION and order.side is Side.SELL:
         _check_position_on_offer(account, order)
@@ -323,14 +322,15 @@ def fill_resting(account: Account, symbol: str, market: Market, now: datetime) -
     with localcontext(EXACT):
         for order_id, resting in list(account.resting.items()):
             order = resting.order
-            if order.symbol != symbol:
+            limit = order.limit_price
+            if order.symbol != symbol or limit is None:
                 continue
             reference = pricing.outcome_price(instrument, last, order.outcome)
-            if not pricing.marketable(order.side, reference, order.limit_price):
+            if not pricing.marketable(order.side, reference, limit):
                 continue
             del account.resting[order_id]
             _, fee = buying_power.resting_cost(resting)
-            events += _fill(account, market, order, order.limit_price, fee, Liquidity.MAKER, now)
+            events += _fill(account, market, order, limit, fee, Liquidity.MAKER, now)
     return events
 
 
@@ -395,6 +395,7 @@ def _liquidate(account: Account, market: Market, now: datetime) -> list[Event]:
         symbol, outcome = split_position_key(key)
         instrument = market.instrument(symbol)
         last = market.last_price(symbol)
+        assert instrument is not None and last is not None, f"held {key} without market data"
         side = Side.SELL if position.quantity > 0 else Side.BUY
         reference = pricing.outcome_price(instrument, last, outcome)
         price = pricing.taker_price(instrument, reference, side)

@@ -35,8 +35,9 @@ def schema_documents() -> dict[str, str]:
     """File name to JSON text, one per topic."""
     documents = {}
     for topic, model in SCHEMAS.items():
-        mode = "validation" if topic in INBOUND else "serialization"
-        schema = TypeAdapter(model).json_schema(mode=mode)
+        schema = TypeAdapter(model).json_schema(
+            mode="validation" if topic in INBOUND else "serialization"
+        )
         schema = {
             "$schema": "https://json-schema.org/draft/2020-12/schema",
             "$id": f"fillstream/{topic}.json",

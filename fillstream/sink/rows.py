@@ -169,8 +169,12 @@ class TableSpec:
                 kept.append(offset)
             except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as error:
                 self._refuse(topic, partition, offset, error)
-        values = list(zip(*rows, strict=True)) if rows else [[] for _ in self.columns]
-        arrays = [_array(list(v), c.type) for c, v in zip(self.columns, values, strict=True)]
+        values: list[list[Any]] = (
+            [list(column) for column in zip(*rows, strict=True)]
+            if rows
+            else [[] for _ in self.columns]
+        )
+        arrays = [_array(v, c.type) for c, v in zip(self.columns, values, strict=True)]
         return arrays, kept
 
     def _refuse(self, topic: str, partition: int, offset: int, error: Exception) -> None:

@@ -111,6 +111,10 @@ class Sink:
         assert self._client is not None, "the sink has not started"
         return self._client
 
+    def _require_consumer(self) -> AIOKafkaConsumer:
+        assert self._consumer is not None, "the sink has not started"
+        return self._consumer
+
     async def start(self, bootstrap: str) -> None:
         self._client = await self.call(create_client, self.settings)
         applied = await self.call(migrate, self._client)
@@ -135,8 +139,7 @@ class Sink:
         self._consumer.subscribe(list(self.specs), listener=_Rebalance(self))
 
     async def run(self, stopping: asyncio.Event) -> None:
-        consumer = self._consumer
-        assert consumer is not None
+        consumer = self._require_consumer()
         next_lag_update = 0.0
         while not stopping.is_set():
             batches = await consumer.getmany(timeout_ms=100, max_records=self.max_rows)
@@ -165,7 +168,7 @@ class Sink:
 
     async def _update_lag(self) -> None:
         """Records behind the end of each partition: not yet in ClickHouse."""
-        consumer = self._consumer
+        consumer = self._require_consumer()
         for tp in consumer.assignment():
             highwater = consumer.highwater(tp)
             if highwater is None:
@@ -202,7 +205,7 @@ class Sink:
                 await self._wait_alive(backoff)
                 backoff = min(backoff * 2, BACKOFF_CAP_SECONDS)
         self.failpoint.after_insert()
-        await self._consumer.commit({tp: OffsetAndMetadata(records[-1].offset + 1, "")})
+        await self._require_consumer().commit({tp: OffsetAndMetadata(records[-1].offset + 1, "")})
         self.stats.rows += rows.num_rows
         self.stats.batches += 1
         metrics.SINK_ROWS.labels(spec.table).inc(rows.num_rows)
@@ -222,7 +225,7 @@ class Sink:
 
     async def _wait_alive(self, seconds: float) -> None:
         """Back off without leaving the consumer group: poll with every partition paused."""
-        consumer = self._consumer
+        consumer = self._require_consumer()
         assigned = consumer.assignment()
         consumer.pause(*assigned)
         try:
@@ -234,7 +237,7 @@ class Sink:
 
     async def resume_positions(self, assigned: set[TopicPartition]) -> None:
         """Seek each partition past what ClickHouse already holds, if the commit lags it."""
-        consumer = self._consumer
+        consumer = self._require_consumer()
         for topic in {tp.topic for tp in assigned}:
             spec = self.specs[topic]
             result = await self.call(
