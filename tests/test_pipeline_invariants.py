@@ -24,6 +24,7 @@ async def test_limits_bounds_identity_and_clock_hold_through_the_pipeline(
     log = tmp_path / "worker.log"
     async with Pipeline(kafka_bootstrap, unique_id, data_dir, log, duplicate_window_hours="0") as p:
         await p.instrument("BTC/USD")
+        await p.instrument("ETH")
         await p.instrument("PRES", kind="prediction", slippage_bps="50", tick_size="0.001")
         await p.send(
             "instruments",
@@ -33,6 +34,7 @@ async def test_limits_bounds_identity_and_clock_hold_through_the_pipeline(
         )  # fmt: skip
         for account in ("a", "a/b", "m"):
             await p.account(account, "1000", max_drawdown_pct="10")
+        await p.account("r", "1000", max_order_pct="0.1")
         await p.tick("BTC/USD", "100")
         await p.tick("PRES", "0.5")
 
@@ -69,6 +71,22 @@ async def test_limits_bounds_identity_and_clock_hold_through_the_pipeline(
         await p.order("a", "yes", "PRES", "buy", "10", outcome="yes")
         await p.order_events("yes")
         assert p.fills_of("yes")[0]["price"] == "0.999"
+
+        # Closing is never refused for size (max_order_pct 0.1 % of 1000 = 1), and realized P&L
+        # reconciles with cash to the last digit: a cost basis of 2 for 1.5 closed in two parts.
+        await p.tick("ETH", "1")
+        await p.order("r", "r1", "ETH", "buy", "1")
+        await p.tick("ETH", "2")
+        await p.order("r", "r2", "ETH", "buy", "0.5")
+        await p.order("r", "r3", "ETH", "sell", "1")  # 2 > 1, but it only closes
+        await p.order("r", "r4", "ETH", "sell", "0.5")
+        await p.order_events("r4")
+        closes = [p.fills_of(order)[0] for order in ("r3", "r4")]
+        assert [f["realized_pnl"] for f in closes] == [
+            "0.666666666666666667",
+            "0.333333333333333333",
+        ]
+        assert closes[-1]["cash_after"] == "1001"
 
         # The index of who holds "BTC/USD" survives a restart, and a tick dated next century
         # (in a record stamped now) cannot stop the marks: the drop below still halts "m".
