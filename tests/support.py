@@ -11,7 +11,6 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -114,13 +113,6 @@ async def create_topics(
         await admin.close()
 
 
-def _event_time_ms(value: Any) -> int | None:
-    try:
-        return int(datetime.fromisoformat(value["ts"].replace("Z", "+00:00")).timestamp() * 1000)
-    except (TypeError, KeyError, ValueError, AttributeError):
-        return None
-
-
 class Upstream:
     """A plain Kafka producer, as any upstream system would use: JSON bytes, string keys."""
 
@@ -135,13 +127,9 @@ class Upstream:
         await self._producer.stop()
 
     async def send(self, topic: str, key: str | None, value: Any) -> None:
-        """A message with a well-formed ``ts`` goes in a record stamped with it (event time)."""
         raw = value if isinstance(value, bytes) else json.dumps(value).encode()
         await self._producer.send_and_wait(
-            topic,
-            key=key.encode() if key is not None else None,
-            value=raw,
-            timestamp_ms=_event_time_ms(value),
+            topic, key=key.encode() if key is not None else None, value=raw
         )
 
 

@@ -22,22 +22,21 @@ def upstream_producer(bootstrap: str) -> AIOKafkaProducer:
 async def publish_paced(
     producer: AIOKafkaProducer,
     topic: str,
-    messages: Iterable[tuple[str, bytes, float | None, int | None]],
+    messages: Iterable[tuple[str, bytes, float | None]],
     *,
     seconds: float | None = None,
 ) -> int:
-    """Send each (key, value, due, event time) at ``due`` seconds after the start (None: at
-    once), its record stamped with the event time in ms (None: now); stop after ``seconds``.
-    Return how many were sent."""
+    """Send each (key, value, due) at ``due`` seconds after the start (None: at once);
+    stop after ``seconds``. Return how many were sent."""
     start = time.monotonic()
     sent = 0
-    for key, value, due, timestamp_ms in messages:
+    for key, value, due in messages:
         now = time.monotonic() - start
         if seconds is not None and now >= seconds:
             break
         if due is not None and due > now + 0.001:
             await asyncio.sleep(due - now)
-        await producer.send(topic, key=key.encode(), value=value, timestamp_ms=timestamp_ms)
+        await producer.send(topic, key=key.encode(), value=value)
         sent += 1
         if sent % 2048 == 0:
             await asyncio.sleep(0)  # let the producer's sender run
@@ -46,6 +45,6 @@ async def publish_paced(
 
 
 def at_rate(messages: Iterable[tuple[str, bytes]], rate: float | None):
-    """Attach due times for a steady rate (None: as fast as possible); records stamped now."""
+    """Attach due times for a steady rate (None: as fast as possible)."""
     for n, (key, value) in enumerate(messages):
-        yield key, value, (n / rate if rate else None), None
+        yield key, value, (n / rate if rate else None)

@@ -28,12 +28,8 @@ def _timestamp(value: object) -> datetime:
     return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
 
 
-def replay_messages(
-    path: Path, speed: float
-) -> Iterator[tuple[str, bytes, float | None, int | None]]:
-    """(key, value, seconds after the first tick to send it at or None: as fast as possible,
-    the tick's time in ms): the record carries the tick's own time, so the workers take a
-    historical tick's ts as it is rather than as a clock gone wrong.
+def replay_messages(path: Path, speed: float) -> Iterator[tuple[str, bytes, float | None]]:
+    """(key, value, seconds after the first tick to send it at; None: as fast as possible).
 
     ``speed`` 1 keeps the original pace, 10 plays ten times faster, 0 sends as fast as possible.
     """
@@ -43,4 +39,4 @@ def replay_messages(
         due = (ts - first).total_seconds() / speed if speed > 0 else None
         stamp = ts.isoformat(timespec="milliseconds").replace("+00:00", "Z")
         value = f'{{"symbol":"{symbol}","price":"{price}","ts":"{stamp}"}}'
-        yield symbol, value.encode(), due, int(ts.timestamp() * 1000)
+        yield symbol, value.encode(), due
