@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     max_clock_skew_seconds: float = Field(
         300.0,
         gt=0,
-        description="An input's own ts further than this from its Kafka record's time is replaced "
+        description="An input's own ts more than this ahead of its Kafka record's time is replaced "
         "by the record's time.",
     )
     topic_instruments: str = "instruments"

@@ -4,6 +4,8 @@ ordinary inputs used to find."""
 from __future__ import annotations
 
 import json
+import urllib.parse
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -94,8 +96,17 @@ async def test_limits_bounds_identity_and_clock_hold_through_the_pipeline(
         await p.order_events("hold")
         p.worker.stop()
         p.worker.start()
-        future = {"symbol": "BTC/USD", "price": "100", "ts": "2100-01-01T00:00:00Z"}
+        future = {"symbol": "BTC/USD", "price": "101", "ts": "2100-01-01T00:00:00Z"}
         await p.send("ticks", "BTC/USD", json.dumps(future).encode())
+
+        def applied_with_the_record_time() -> bool:
+            view = p.http(f"/market/{urllib.parse.quote('BTC/USD', safe='')}/")
+            ticks = list(view["partitions"].values()) if view else []
+            return bool(ticks) and all(t and t["price"] == "101" for t in ticks)
+
+        await p.wait_until(applied_with_the_record_time, timeout=120)
+        view = p.http(f"/market/{urllib.parse.quote('BTC/USD', safe='')}/")
+        assert {t["ts"][:4] for t in view["partitions"].values()} == {str(datetime.now(UTC).year)}
         await p.tick("BTC/USD", "70")  # m: 500 cash + 5 x 70 = 850, 15 % below 1000
         outputs = await p.wait_for(
             lambda o: any(e.get("type") == "drawdown_violation" for e in o["risk_events"])

@@ -19,13 +19,14 @@ def record_time(record: Record) -> datetime:
 
 
 def event_time(record: Record, claimed: datetime | None, max_skew: timedelta) -> datetime:
-    """The input's own time, unless it is missing or further than ``max_skew`` from the time
-    Kafka recorded: one tick dated next year must not stop the marks of its partition, nor an
-    order dated next year keep its id taken for a year."""
+    """The input's own time, unless it is missing or more than ``max_skew`` ahead of the time
+    Kafka recorded: an order dated next year would slip past the duplicate window, a tick dated
+    next year would move the partition's clock. Earlier times are kept, so history can be
+    replayed (stamping records with old times instead would let retention delete them)."""
     recorded = record_time(record)
     if claimed is None:
         return recorded
-    if abs(claimed - recorded) > max_skew:
+    if claimed - recorded > max_skew:
         metrics.CLOCK_SKEW_REPLACED.labels(record.topic).inc()
         return recorded
     return claimed
