@@ -142,16 +142,16 @@ def _execute(
     fee_bps = instrument.taker_fee_bps if immediate else instrument.maker_fee_bps
     if instrument.kind is Kind.PREDICTION and order.side is Side.SELL:
         _check_position_on_offer(account, order)
+    fee = pricing.trade_fee(order.quantity, price, order.side, fee_bps) if immediate else None
     growth = buying_power.growth(account, order)
     if growth:
-        _check_buying_power(account, order, market, immediate, price, fee_bps, growth)
+        _check_buying_power(account, order, market, price, fee, fee_bps, growth)
 
     accepted = OrderEvent(order.order_id, account.account_id, OrderStatus.ACCEPTED, now)
     events: list[Event] = [accepted]
-    if not immediate:
+    if fee is None:
         account.resting[order.order_id] = RestingOrder(order, fee_bps)
         return events
-    fee = pricing.fee(ledger.cash_amount(order.quantity * price, order.side), fee_bps)
     events += _fill(account, market, order, price, fee, Liquidity.TAKER, now)
     events += _mark(account, market, now)
     return events
@@ -204,12 +204,13 @@ def _check_buying_power(
     account: Account,
     order: Order,
     market: Market,
-    immediate: bool,
     price: Decimal,
+    fee: Decimal | None,
     fee_bps: Decimal,
     growth: Decimal,
 ) -> None:
-    """The order as if accepted, then the account-wide model on the result."""
+    """The order as if accepted (filled now when it has a taker ``fee``, else resting), then the
+    account-wide model on the result."""
     marks = marks_of(account, market)
     equity = ledger.equity(account, marks)
     largest = account.limits.max_order_pct / HUNDRED * equity
@@ -220,8 +221,7 @@ def _check_buying_power(
             f"{account.limits.max_order_pct}% of equity {equity}",
         )
     after = copy_account(account)
-    if immediate:
-        fee = pricing.fee(ledger.cash_amount(order.quantity * price, order.side), fee_bps)
+    if fee is not None:
         ledger.apply_trade(
             after, position_key(order.symbol, order.outcome), order.side, order.quantity, price, fee
         )
@@ -409,7 +409,7 @@ def _liquidate(account: Account, market: Market, now: datetime) -> list[Event]:
             quantity=quantity,
             outcome=outcome,
         )
-        fee = pricing.fee(ledger.cash_amount(quantity * price, side), instrument.taker_fee_bps)
+        fee = pricing.trade_fee(quantity, price, side, instrument.taker_fee_bps)
         fill, _ = _fill(account, market, order, price, fee, Liquidity.TAKER, now, liquidation=True)
         events.append(fill)
     return events

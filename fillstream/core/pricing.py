@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 
+from fillstream.core import ledger
 from fillstream.core.model import BPS, EXACT, ONE, QUANTUM, Instrument, Kind, Outcome, Side, rounded
 
 
@@ -59,6 +60,11 @@ def limit_taker_price(
     """A marketable limit fills like a market order, but never worse than its limit."""
     price = taker_price(instrument, reference, side)
     return min(price, limit_price) if side is Side.BUY else max(price, limit_price)
+
+
+def trade_fee(quantity: Decimal, price: Decimal, side: Side, fee_bps: Decimal) -> Decimal:
+    """The fee on a trade's cash, as the ledger books it."""
+    return fee(ledger.cash_amount(quantity * price, side), fee_bps)
 
 
 def fee(notional: Decimal, fee_bps: Decimal) -> Decimal:
