@@ -58,7 +58,7 @@ kafka-stop: setup
 	$(BIN)/fillstream kafka stop
 
 schemas: setup
-	$(BIN)/python -m fillstream.schemas.export docs/schemas
+	$(BIN)/python -m fillstream.wire.export docs/schemas
 
 clean:
 	rm -rf $(VENV) infra/kafka/lib var

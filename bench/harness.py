@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
-from fillstream import localkafka
+from fillstream.broker import local as localkafka
 
 RESULTS = Path(__file__).resolve().parent / "results"
 

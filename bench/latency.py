@@ -25,8 +25,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench import harness, offer
 from bench.throughput import REPO, env_for, preload, stop, worker
+from fillstream.broker.admin import TopicSpec, ensure_topics, pipeline_topics
 from fillstream.settings import Settings
-from fillstream.streams.admin import TopicSpec, ensure_topics, pipeline_topics
 
 # (ticks/s, orders/s): 4 ticks per order, up to 1 000 orders/s; the last is past what one worker
 # sustains (bench.sustained), to show what queueing does to latency.

@@ -23,8 +23,8 @@ from aiokafka.admin import AIOKafkaAdminClient
 from bench import harness
 from bench.profile import Sampler
 from bench.throughput import env_for, preload, stop
+from fillstream.broker.admin import ensure_topics, pipeline_topics
 from fillstream.settings import Settings
-from fillstream.streams.admin import ensure_topics, pipeline_topics
 
 REPO = Path(__file__).resolve().parent.parent
 INSTRUMENT = json.dumps({"symbol": "BTC", "kind": "crypto", "taker_fee_bps": "5",

@@ -21,12 +21,13 @@ from pathlib import Path
 
 from bench import harness
 from bench.profile import Sampler
-from fillstream.api.auth import hash_key
-from fillstream.localkafka import free_port
+from fillstream.auth import hash_key
+from fillstream.broker.admin import ensure_topics, pipeline_topics
+from fillstream.broker.local import free_port
 from fillstream.settings import Settings
 from fillstream.simulate.publish import upstream_producer
 from fillstream.sink.http import ask
-from fillstream.streams.admin import ensure_topics, pipeline_topics
+from fillstream.wire.times import format_time
 
 REPO = Path(__file__).resolve().parent.parent
 STEADY_RATE = 2000
@@ -36,7 +37,7 @@ ADMIN_KEY = "bench-admin-key"
 
 def fill(n: int) -> tuple[str, bytes]:
     account = f"acct-{n % 500}"
-    ts = datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    ts = format_time(datetime.now(UTC))
     value = {
         "fill_id": f"{account}:o{n}", "order_id": f"o{n}", "account_id": account,
         "symbol": "BTC-USD", "side": "buy", "quantity": "0.5", "price": "64000.25",

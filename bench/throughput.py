@@ -30,12 +30,12 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.errors import GroupCoordinatorNotAvailableError
 
 from bench import harness
-from fillstream.localkafka import free_port
+from fillstream.broker.admin import TopicSpec, ensure_topics, pipeline_topics
+from fillstream.broker.local import free_port
 from fillstream.settings import Settings
 from fillstream.simulate.market import MarketModel
 from fillstream.simulate.publish import upstream_producer
 from fillstream.simulate.traders import TraderModel
-from fillstream.streams.admin import TopicSpec, ensure_topics, pipeline_topics
 
 REPO = Path(__file__).resolve().parent.parent
 TICKS_PER_ORDER = 4

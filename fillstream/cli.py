@@ -7,7 +7,7 @@ import asyncio
 import sys
 from pathlib import Path
 
-from fillstream import localkafka
+from fillstream.broker import local
 from fillstream.settings import Settings
 
 
@@ -19,21 +19,22 @@ def _kafka_start(args: argparse.Namespace, settings: Settings) -> int:
         return 0
     data_dir = args.data_dir or settings.kafka_dir
     port = settings.kafka_port if args.port is None else args.port
-    state = localkafka.start(data_dir, port=port, heap=settings.kafka_heap)
+    state = local.start(data_dir, port=port, heap=settings.kafka_heap)
     print(state.bootstrap)
     return 0
 
 
 def _kafka_stop(args: argparse.Namespace, settings: Settings) -> int:
     data_dir = args.data_dir or settings.kafka_dir
-    stopped = localkafka.stop(data_dir)
+    stopped = local.stop(data_dir)
     print("stopped" if stopped else "not running")
     return 0
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
-    from fillstream.app import app
+    from fillstream.worker.main import build
 
+    app = build(settings)
     sys.argv = ["fillstream", "worker", "--loglevel", args.loglevel]
     app.main()
     return 0
@@ -54,7 +55,7 @@ def _sql(args: argparse.Namespace, settings: Settings) -> int:
 def _simulate_market(args: argparse.Namespace, settings: Settings) -> int:
     from fillstream.simulate.run import run_market
 
-    bootstrap = localkafka.resolve_bootstrap(settings.kafka_bootstrap, settings.kafka_dir)
+    bootstrap = local.bootstrap_servers(settings)
     result = asyncio.run(
         run_market(
             settings,
@@ -75,7 +76,7 @@ def _simulate_market(args: argparse.Namespace, settings: Settings) -> int:
 def _simulate_traders(args: argparse.Namespace, settings: Settings) -> int:
     from fillstream.simulate.run import run_traders
 
-    bootstrap = localkafka.resolve_bootstrap(settings.kafka_bootstrap, settings.kafka_dir)
+    bootstrap = local.bootstrap_servers(settings)
     result = asyncio.run(
         run_traders(
             settings,
@@ -155,7 +156,7 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return args.handler(args, Settings())
-    except (localkafka.BrokerError, RuntimeError) as error:
+    except (local.BrokerError, RuntimeError) as error:
         print(f"fillstream: {error}", file=sys.stderr)
         return 1
 

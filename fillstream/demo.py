@@ -25,14 +25,14 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from fillstream import localkafka
-from fillstream.api.auth import hash_key
+from fillstream.auth import hash_key
+from fillstream.broker import local
+from fillstream.broker.admin import ensure_topics, pipeline_topics
 from fillstream.settings import Settings
 from fillstream.simulate.market import MarketModel
 from fillstream.simulate.publish import upstream_producer
 from fillstream.simulate.traders import TraderModel
 from fillstream.sink.http import ask
-from fillstream.streams.admin import ensure_topics, pipeline_topics
 
 OUTPUTS = ("fills", "order_events", "risk_events", "dead_letters")
 TICKS_PER_SECOND = 100
@@ -47,10 +47,10 @@ def run_demo(settings: Settings, seconds: float) -> int:
     bootstrap = settings.kafka_bootstrap
     started_broker = False
     if not bootstrap:
-        running = localkafka.read_state(settings.kafka_dir)
+        running = local.read_state(settings.kafka_dir)
         if running is None:
             print("starting the local Kafka broker ...")
-            running = localkafka.start(settings.kafka_dir, settings.kafka_port, settings.kafka_heap)
+            running = local.start(settings.kafka_dir, settings.kafka_port, settings.kafka_heap)
             started_broker = True
         bootstrap = running.bootstrap
     print(f"Kafka at {bootstrap}")
@@ -60,7 +60,7 @@ def run_demo(settings: Settings, seconds: float) -> int:
         return asyncio.run(_demo(settings, bootstrap, seconds))
     finally:
         if started_broker:
-            localkafka.stop(settings.kafka_dir)
+            local.stop(settings.kafka_dir)
             print("local Kafka stopped")
 
 
@@ -95,7 +95,7 @@ async def _demo(base: Settings, bootstrap: str, seconds: float) -> int:
     run_id = datetime.now(UTC).strftime("demo-%Y%m%d%H%M%S")
     settings = base.model_copy(update={"topic_prefix": f"{run_id}.", "app_id": run_id})
     await ensure_topics(bootstrap, pipeline_topics(settings), settings.topic_partitions)
-    web_port, sink_port = localkafka.free_port(), localkafka.free_port()
+    web_port, sink_port = local.free_port(), local.free_port()
     admin_key = secrets.token_urlsafe(24)
     shared = {
         "FILLSTREAM_WEB_PORT": str(web_port),

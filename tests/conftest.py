@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from fillstream import localkafka
+from fillstream.broker import local
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -27,11 +27,11 @@ def kafka_bootstrap(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield configured
         return
     data_dir = tmp_path_factory.mktemp("kafka")
-    state = localkafka.start(data_dir, port=0, heap="512m")
+    state = local.start(data_dir, port=0, heap="512m")
     try:
         yield state.bootstrap
     finally:
-        localkafka.stop(data_dir)
+        local.stop(data_dir)
 
 
 @pytest.fixture

@@ -15,9 +15,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from fillstream.api.auth import hash_key
+from fillstream.auth import hash_key
+from fillstream.broker.admin import ensure_topics, pipeline_topics
 from fillstream.settings import Settings
-from fillstream.streams.admin import ensure_topics, pipeline_topics
+from fillstream.wire.times import format_time
 from tests.support import ADMIN_KEY, Downstream, Upstream, WorkerProcess, worker_env
 
 TICK_EPOCH = datetime(2026, 3, 1, 12, tzinfo=UTC)
@@ -88,7 +89,7 @@ class Pipeline:
         """Publish a tick `after` the previous one (in tick time) and wait until every account
         partition has applied it; return its ts."""
         self._tick_time += after
-        ts = self._tick_time.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        ts = format_time(self._tick_time)
         await self.send("ticks", symbol, {"symbol": symbol, "price": price, "ts": ts})
         await self.wait_until(lambda: self._partitions_at(symbol, price, ts))
         return ts

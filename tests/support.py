@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
-from fillstream.localkafka import free_port
+from fillstream.broker.local import free_port
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WORKER_STOP_TIMEOUT_SECONDS = 60.0

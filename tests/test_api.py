@@ -8,8 +8,8 @@ from pathlib import Path
 
 from aiokafka.partitioner import murmur2
 
-from fillstream.api.auth import hash_key
-from fillstream.localkafka import free_port
+from fillstream.auth import hash_key
+from fillstream.broker.local import free_port
 from tests.pipeline import Pipeline, api_request
 from tests.support import WorkerProcess
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from fillstream.localkafka import read_state
+from fillstream.broker.local import read_state
 from tests.support import REPO_ROOT, Downstream, Upstream
 
 

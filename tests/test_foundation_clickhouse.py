@@ -13,7 +13,7 @@ from tests.support import REPO_ROOT
 WRITE = """
 from datetime import datetime, timezone
 from decimal import Decimal
-from fillstream.clickhouse import create_client
+from fillstream.sink.clickhouse import create_client
 from fillstream.settings import Settings
 
 client = create_client(Settings())
@@ -31,7 +31,7 @@ client.insert(
 
 READ = """
 import json
-from fillstream.clickhouse import create_client
+from fillstream.sink.clickhouse import create_client
 from fillstream.settings import Settings
 
 rows = create_client(Settings()).query(

@@ -9,8 +9,8 @@ import sys
 import urllib.parse
 from pathlib import Path
 
-from fillstream.api.auth import hash_key
-from fillstream.localkafka import free_port
+from fillstream.auth import hash_key
+from fillstream.broker.local import free_port
 from tests.pipeline import Pipeline, api_request
 from tests.support import ADMIN_KEY, WorkerProcess
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from fillstream import localkafka
+from fillstream.broker import local as localkafka
 from tests.pipeline import Pipeline
 
 

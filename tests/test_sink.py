@@ -10,10 +10,10 @@ import urllib.request
 from decimal import Decimal
 from pathlib import Path
 
-from fillstream.api.auth import hash_key
+from fillstream.auth import hash_key
+from fillstream.broker.admin import ensure_topics, pipeline_topics
 from fillstream.settings import Settings
 from fillstream.sink.http import ask
-from fillstream.streams.admin import ensure_topics, pipeline_topics
 from tests.support import ADMIN_KEY, Upstream, WorkerProcess, worker_env
 
 ACCOUNTS = ["ann", "ben", "cat"]
@@ -38,16 +38,19 @@ class SinkProcess:
         admin = json.dumps({hash_key(ADMIN_KEY): "admin"})
         self.env = worker_env(bootstrap, data_dir, unique_id, f"{unique_id}.", api_keys=admin)
         self.settings = Settings(topic_prefix=f"{unique_id}.", kafka_bootstrap=bootstrap)
-        self.process = WorkerProcess(
-            [sys.executable, "-m", "fillstream.cli", "sink"], self.env, log
-        )
+        self.log = log
+        self.process = WorkerProcess([], self.env, log)
         self.port = int(self.env["FILLSTREAM_WEB_PORT"])
         self.env["FILLSTREAM_SINK_PORT"] = str(self.port)
 
-    def start(self, failpoint: str | None = None) -> None:
-        self.env.pop("FILLSTREAM_SINK_FAILPOINT", None)
-        if failpoint:
-            self.env["FILLSTREAM_SINK_FAILPOINT"] = failpoint
+    def start(self, fault: str | None = None) -> None:
+        """The sink, or with a fault in its ClickHouse client (tests.apps.faulty_sink)."""
+        command = (
+            [sys.executable, "-m", "tests.apps.faulty_sink", fault]
+            if fault
+            else [sys.executable, "-m", "fillstream.cli", "sink"]
+        )
+        self.process = WorkerProcess(command, self.env, self.log)
         self.process.start()
 
     def sql(self, query: str) -> list[list] | None:
@@ -124,7 +127,7 @@ async def test_kill_between_insert_and_commit_leaves_no_duplicate(
 ) -> None:
     sink = SinkProcess(kafka_bootstrap, unique_id, data_dir, tmp_path / "sink.log")
     await publish_fills(kafka_bootstrap, sink, 40)
-    sink.start(failpoint="kill-after-insert")
+    sink.start(fault="kill-after-insert")
     sink.process.process.wait(120)
     assert sink.process.process.returncode == -9, sink.process.log_tail()
     sink.start()
@@ -140,7 +143,7 @@ async def test_clickhouse_outage_loses_and_duplicates_nothing(
 ) -> None:
     sink = SinkProcess(kafka_bootstrap, unique_id, data_dir, tmp_path / "sink.log")
     await publish_fills(kafka_bootstrap, sink, 25)
-    sink.start(failpoint="fail-inserts:3")
+    sink.start(fault="fail-inserts:3")
     try:
         sink.wait_for_rows(COUNTS, [[25, 25]])
         status = sink.status()

@@ -6,7 +6,7 @@ import re
 from decimal import Decimal
 from pathlib import Path
 
-from fillstream.streams.admin import ensure_topics, pipeline_topics
+from fillstream.broker.admin import ensure_topics, pipeline_topics
 from tests.support import Upstream
 from tests.test_sink import SinkProcess
 

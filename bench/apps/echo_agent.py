@@ -9,8 +9,8 @@ transactions commit and so when a read_committed consumer sees the output.
 
 import os
 
-from fillstream.faust_app import create_app
 from fillstream.settings import Settings
+from fillstream.worker.app import create_app
 
 settings = Settings()
 app = create_app(settings)

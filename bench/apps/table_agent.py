@@ -1,7 +1,7 @@
 """The framework ceiling: a bare Faust agent that updates one RocksDB table row per message."""
 
-from fillstream.faust_app import create_app
 from fillstream.settings import Settings
+from fillstream.worker.app import create_app
 
 settings = Settings()
 app = create_app(settings)

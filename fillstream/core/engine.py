@@ -73,12 +73,6 @@ def open_account(account_id: str, starting_balance: Decimal, limits: AccountLimi
     )
 
 
-def is_replay(order_ids: OrderIds, order: Order, offset: int) -> bool:
-    """The same order message read again after a restart: already handled, publish nothing."""
-    seen = order_ids.get(order.order_id)
-    return seen is not None and seen.offset == offset
-
-
 def submit_order(
     account: Account | None,
     order: Order,

@@ -12,6 +12,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from fillstream.wire.times import format_time
+
 
 @dataclass
 class SymbolPath:
@@ -75,7 +77,6 @@ class MarketModel:
             ts = self._start + timedelta(seconds=self._count * self._dt)
             self._count += 1
             value = (
-                f'{{"symbol":"{path.symbol}","price":"{path.quoted()}",'
-                f'"ts":"{ts.isoformat(timespec="milliseconds").replace("+00:00", "Z")}"}}'
+                f'{{"symbol":"{path.symbol}","price":"{path.quoted()}","ts":"{format_time(ts)}"}}'
             )
             yield path.symbol, value.encode()

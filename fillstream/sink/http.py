@@ -15,7 +15,7 @@ from decimal import Decimal
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from fillstream.api.auth import PRINCIPAL, KeyRing, key_required
+from fillstream.auth import PRINCIPAL, KeyRing, key_required
 from fillstream.sink.service import Sink
 
 

@@ -8,22 +8,26 @@ import logging
 import signal
 import urllib.error
 import urllib.request
+from collections.abc import Callable
 
-from fillstream.clickhouse import create_client
-from fillstream.localkafka import resolve_bootstrap
+from clickhouse_connect.driver.client import Client
+
+from fillstream.broker.local import bootstrap_servers
 from fillstream.settings import Settings
+from fillstream.sink.clickhouse import create_client
 from fillstream.sink.http import ask, json_value, serve
 from fillstream.sink.service import Sink
 
 
-def run_sink(settings: Settings) -> int:
+def run_sink(settings: Settings, connect: Callable[[Settings], Client] = create_client) -> int:
+    """``connect`` makes the ClickHouse client (the tests pass one that injects faults)."""
     logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(levelname)s %(message)s")
-    return asyncio.run(_run(settings))
+    return asyncio.run(_run(settings, connect))
 
 
-async def _run(settings: Settings) -> int:
-    bootstrap = resolve_bootstrap(settings.kafka_bootstrap, settings.kafka_dir)
-    sink = Sink(settings)
+async def _run(settings: Settings, connect: Callable[[Settings], Client]) -> int:
+    bootstrap = bootstrap_servers(settings)
+    sink = Sink(settings, connect)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

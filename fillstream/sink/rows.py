@@ -13,14 +13,23 @@ import logging
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
-from typing import Any
+from typing import Any, get_args
 
 import orjson
 import pyarrow as pa
+from pydantic import AwareDatetime, BaseModel
 
 from fillstream import metrics
+from fillstream.wire import topics as contract
+from fillstream.wire.outbound import (
+    AccountStatusMessage,
+    DrawdownViolationMessage,
+    FillMessage,
+    OrderEventMessage,
+)
+from fillstream.wire.times import format_time, parse_time
 
 logger = logging.getLogger(__name__)
 
@@ -58,10 +67,7 @@ def timestamp(value: Any) -> str:
         raise TypeError(f"time must be a string, got {value!r}")
     if PLAIN_TIME.fullmatch(value):
         return value
-    parsed = datetime.fromisoformat(value.replace("Z", "+00:00"))
-    if parsed.tzinfo is None:
-        raise ValueError(f"time without a zone: {value!r}")
-    return parsed.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return format_time(parse_time(value))
 
 
 def string(value: Any) -> str:
@@ -78,6 +84,11 @@ class Column:
     type: pa.DataType
     optional: bool = False
     compute: Callable[[dict], Any] | None = None
+
+    @property
+    def textual_in_json(self) -> bool:
+        """Amounts and times are read back as text, so they cross JSON exactly."""
+        return self.type in (MONEY, TIME)
 
     @property
     def nullable(self) -> bool:
@@ -128,6 +139,9 @@ class TableSpec:
     def __init__(self, table: str, columns: Sequence[Column]) -> None:
         self.table = table
         self.columns = list(columns)
+
+    def column(self, name: str) -> Column:
+        return next(column for column in self.columns if column.name == name)
 
     def to_arrow(self, topic: str, partition: int, records: Sequence[Any]) -> pa.Table:
         """Records with ``offset`` and ``value``; one that does not parse is logged and left out.
@@ -188,45 +202,35 @@ def _array(values: list[Any], type_: pa.DataType) -> pa.Array:
     return pa.array(values, type_)
 
 
-def text(name: str) -> Column:
-    return Column(name, TEXT)
+def columns_of(*models: type[BaseModel]) -> list[Column]:
+    """A column per field of the contract's models, typed by the field: amounts are Decimal,
+    times DateTime64, flags Bool, the rest text. A field that some of the models (or their own
+    definition) leave out is optional."""
+    columns: dict[str, Column] = {}
+    for model in models:
+        for name, field in model.model_fields.items():
+            if name in columns:
+                continue
+            required = field.is_required() and all(name in other.model_fields for other in models)
+            columns[name] = Column(name, _arrow_type(field.annotation), optional=not required)
+    return list(columns.values())
 
 
-def optional_text(name: str) -> Column:
-    return Column(name, TEXT, optional=True)
-
-
-def amount(name: str, optional: bool = False) -> Column:
-    return Column(name, MONEY, optional=optional)
-
-
-def time(name: str) -> Column:
-    return Column(name, TIME)
+def _arrow_type(annotation: Any) -> pa.DataType:
+    kinds = {arg for arg in get_args(annotation) if arg is not type(None)} or {annotation}
+    if kinds == {Decimal}:
+        return MONEY
+    if kinds <= {datetime, AwareDatetime}:
+        return TIME
+    if kinds == {bool}:
+        return FLAG
+    return TEXT
 
 
 TRADES = TableSpec(
-    "trades",
-    [
-        text("fill_id"), text("order_id"), text("account_id"), text("symbol"), text("side"),
-        optional_text("outcome"), amount("quantity"), amount("price"), amount("fee"),
-        Column("notional", MONEY, compute=_notional), text("liquidity"),
-        Column("liquidation", FLAG), time("ts"),
-        amount("position_quantity"), amount("position_avg_price"), amount("cash_after"),
-        amount("equity_after"), amount("realized_pnl"),
-    ],
-)  # fmt: skip
-ORDERS = TableSpec(
-    "orders",
-    [
-        text("order_id"), text("account_id"), text("status"), optional_text("reason"),
-        optional_text("detail"), time("ts"),
-    ],
-)  # fmt: skip
-RISK_EVENTS = TableSpec(
-    "risk_events",
-    [
-        text("type"), text("account_id"), optional_text("status"), optional_text("reason"),
-        amount("max_drawdown_pct", optional=True), amount("drawdown_pct", optional=True),
-        amount("equity", optional=True), amount("peak_equity", optional=True), time("ts"),
-    ],
-)  # fmt: skip
+    "trades", [*columns_of(FillMessage), Column("notional", MONEY, compute=_notional)]
+)
+ORDERS = TableSpec("orders", columns_of(OrderEventMessage))
+RISK_EVENTS = TableSpec("risk_events", columns_of(AccountStatusMessage, DrawdownViolationMessage))
+TABLES = {contract.FILLS: TRADES, contract.ORDER_EVENTS: ORDERS, contract.RISK_EVENTS: RISK_EVENTS}
+"""The table each output topic is stored in, its columns derived from the topic's models."""

@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
-import signal
 import time
 from collections import defaultdict
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
@@ -26,11 +25,11 @@ from aiokafka.structs import ConsumerRecord, OffsetAndMetadata
 from clickhouse_connect.driver.client import Client
 
 from fillstream import metrics
-from fillstream.clickhouse import create_client
+from fillstream.broker.admin import ensure_topics, pipeline_topics
 from fillstream.settings import Settings
-from fillstream.sink.rows import ORDERS, RISK_EVENTS, TRADES, TableSpec
-from fillstream.sink.schema import migrate
-from fillstream.streams.admin import ensure_topics, pipeline_topics
+from fillstream.sink.clickhouse import create_client
+from fillstream.sink.migrations import check_columns, migrate
+from fillstream.sink.rows import TABLES, TableSpec
 
 logger = logging.getLogger(__name__)
 BACKOFF_START_SECONDS = 0.5
@@ -56,38 +55,18 @@ class SinkStats:
         }
 
 
-class Failpoint:
-    """Fault injection for the sink's own tests (``FILLSTREAM_SINK_FAILPOINT``):
-    ``fail-inserts:K`` makes the first K inserts raise; ``kill-after-insert`` SIGKILLs the
-    process after its first insert, before the commit."""
-
-    def __init__(self, spec: str | None) -> None:
-        name, _, count = (spec or "").partition(":")
-        self.name = name
-        self.remaining = int(count or 0)
-
-    def before_insert(self) -> None:
-        if self.name == "fail-inserts" and self.remaining > 0:
-            self.remaining -= 1
-            raise ConnectionError("failpoint: ClickHouse unavailable")
-
-    def after_insert(self) -> None:
-        if self.name == "kill-after-insert":
-            os.kill(os.getpid(), signal.SIGKILL)
-
-
 class Sink:
-    def __init__(self, settings: Settings) -> None:
+    def __init__(
+        self, settings: Settings, connect: Callable[[Settings], Client] = create_client
+    ) -> None:
         self.settings = settings
         self.specs: dict[str, TableSpec] = {
-            settings.topic("fills"): TRADES,
-            settings.topic("order_events"): ORDERS,
-            settings.topic("risk_events"): RISK_EVENTS,
+            settings.topic(contract.name): spec for contract, spec in TABLES.items()
         }
+        self._connect = connect
         self.max_rows = settings.sink_batch_rows
         self.max_delay = settings.sink_batch_seconds
         self.stats = SinkStats()
-        self.failpoint = Failpoint(os.environ.get("FILLSTREAM_SINK_FAILPOINT"))
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="clickhouse")
         self._client: Client | None = None
         self._buffers: dict[TopicPartition, list[ConsumerRecord]] = defaultdict(list)
@@ -116,10 +95,11 @@ class Sink:
         return self._consumer
 
     async def start(self, bootstrap: str) -> None:
-        self._client = await self.call(create_client, self.settings)
+        self._client = await self.call(self._connect, self.settings)
         applied = await self.call(migrate, self._client)
         if applied:
             logger.info("applied ClickHouse migrations %s", applied)
+        await self.call(check_columns, self._client, TABLES.values())
         await ensure_topics(
             bootstrap,
             [spec for spec in pipeline_topics(self.settings) if spec.name in self.specs],
@@ -204,7 +184,6 @@ class Sink:
                     return
                 await self._wait_alive(backoff)
                 backoff = min(backoff * 2, BACKOFF_CAP_SECONDS)
-        self.failpoint.after_insert()
         await self._require_consumer().commit({tp: OffsetAndMetadata(records[-1].offset + 1, "")})
         self.stats.rows += rows.num_rows
         self.stats.batches += 1
@@ -218,7 +197,6 @@ class Sink:
             self._first_buffered_at.pop(tp, None)
 
     def _insert(self, spec: TableSpec, rows: pa.Table, token: str) -> None:
-        self.failpoint.before_insert()
         self._require_client().insert_arrow(
             spec.table, rows, settings={"insert_deduplication_token": token, "async_insert": 0}
         )

@@ -11,8 +11,8 @@ transaction; faust-streaming issue #177). The app therefore also reads ``totals`
 import json
 from decimal import Decimal
 
-from fillstream.faust_app import create_app
 from fillstream.settings import Settings
+from fillstream.worker.app import create_app
 
 settings = Settings()
 app = create_app(settings)

@@ -104,16 +104,12 @@ def test_prediction_funds_count_cash_reserved_by_resting_buys(book: Book) -> Non
     )
 
 
-def test_duplicate_order_id_is_rejected_but_a_replay_is_recognised(book: Book) -> None:
+def test_duplicate_order_id_is_rejected(book: Book) -> None:
     account = book.account()
     book.order(account, "BTC", "buy", "1", order_id="same")
     assert statuses(book.order(account, "BTC", "buy", "1", order_id="same")) == [
         ("rejected", "DUPLICATE_ORDER_ID")
     ]
-    replayed = Order("same", "acc-1", "BTC", Side.BUY, OrderType.MARKET, D("1"))
-    first_offset = book.order_ids["same"].offset
-    assert engine.is_replay(book.order_ids, replayed, first_offset)
-    assert not engine.is_replay(book.order_ids, replayed, first_offset + 1)
 
 
 def test_order_ids_are_forgotten_after_the_window(book: Book) -> None:

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import pytest
 
-from fillstream.schemas.export import schema_documents
-from fillstream.schemas.inbound import OrderMessage
-from fillstream.streams.codec import BadMessage, decode
+from fillstream.wire.codec import BadMessage, decode
+from fillstream.wire.export import schema_documents
+from fillstream.wire.inbound import OrderMessage
 
 SCHEMA_DIR = Path(__file__).resolve().parents[2] / "docs" / "schemas"
 

@@ -22,7 +22,8 @@ from hypothesis_jsonschema import from_schema
 from fillstream.core import engine
 from fillstream.core.events import OrderEvent
 from fillstream.core.model import AccountLimits, InMemoryOrderIds, Kind
-from fillstream.schemas.inbound import (
+from fillstream.wire.codec import BadMessage, decode
+from fillstream.wire.inbound import (
     AccountMessage,
     InstrumentMessage,
     OrderMessage,
@@ -30,7 +31,6 @@ from fillstream.schemas.inbound import (
     to_instrument,
     to_order,
 )
-from fillstream.streams.codec import BadMessage, decode
 from tests.unit.scenario import crypto, prediction
 
 SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"

@@ -10,6 +10,7 @@ from pydantic import AfterValidator, AwareDatetime, Field, PlainSerializer, With
 from pydantic.fields import FieldInfo
 
 from fillstream.core.model import PLACES
+from fillstream.wire.times import format_time
 
 _DECIMAL_SCHEMA = {
     "oneOf": [
@@ -38,11 +39,7 @@ def _to_utc(value: datetime) -> datetime:
 Timestamp = Annotated[
     AwareDatetime,
     AfterValidator(_to_utc),
-    PlainSerializer(
-        lambda value: value.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
-        return_type=str,
-        when_used="json",
-    ),
+    PlainSerializer(format_time, return_type=str, when_used="json"),
     WithJsonSchema({"type": "string", "format": "date-time"}),
 ]
 """ISO-8601 with a zone; normalised to UTC, emitted with millisecond precision and a Z."""

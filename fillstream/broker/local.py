@@ -18,7 +18,9 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-KAFKA_HOME = Path(__file__).resolve().parent.parent / "infra" / "kafka"
+from fillstream.settings import Settings
+
+KAFKA_HOME = Path(__file__).resolve().parents[2] / "infra" / "kafka"
 STATE_FILE = "broker.json"
 READY_TIMEOUT_SECONDS = 90.0
 STOP_TIMEOUT_SECONDS = 30.0
@@ -233,11 +235,12 @@ def stop(data_dir: Path) -> bool:
     return True
 
 
-def resolve_bootstrap(configured: str | None, data_dir: Path) -> str:
-    """The configured cluster, else the running local broker, else a clear error."""
-    if configured:
-        return configured
-    state = read_state(data_dir.resolve())
+def bootstrap_servers(settings: Settings) -> str:
+    """Where every client of the project finds Kafka: the configured cluster, else the running
+    local broker, else a clear error."""
+    if settings.kafka_bootstrap:
+        return settings.kafka_bootstrap
+    state = read_state(settings.kafka_dir)
     if state is None:
         raise BrokerError(
             "no Kafka: set FILLSTREAM_KAFKA_BOOTSTRAP or run `fillstream kafka start` first"

@@ -25,7 +25,7 @@ from fillstream.core.model import (
     Outcome,
     Side,
 )
-from fillstream.schemas.types import Identifier, Money, Symbol, Timestamp, bounded, rate
+from fillstream.wire.types import Identifier, Money, Symbol, Timestamp, bounded, rate
 
 
 class Inbound(BaseModel):

@@ -8,9 +8,12 @@ that slipped through disappears on merge or under FINAL.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from clickhouse_connect.driver.client import Client
+
+from fillstream.sink.rows import FLAG, MONEY, TIME, Column, TableSpec
 
 DEDUPLICATION = "non_replicated_deduplication_window = 100000"
 KAFKA_COLUMNS = """
@@ -130,6 +133,38 @@ GROUP BY account_id""",
     ),
     Migration(3, "money columns Decimal(76, 18)", _widen_money()),
 )
+
+
+def check_columns(client: Client, specs: Iterable[TableSpec]) -> None:
+    """Stop with what differs if the tables the migrations made do not hold the columns the
+    contract's models give (`rows.columns_of`): a field added to a message needs a migration."""
+    problems = []
+    for spec in specs:
+        result = client.query(
+            "SELECT name, type FROM system.columns WHERE database = currentDatabase() "
+            "AND table = {table:String}",
+            parameters={"table": spec.table},
+        )
+        stored = dict(result.result_rows)
+        for column in spec.columns:
+            expected = _clickhouse_types(column)
+            if stored.get(column.name) not in expected:
+                problems.append(
+                    f"{spec.table}.{column.name} is {stored.get(column.name) or 'missing'}, "
+                    f"the contract needs {' or '.join(sorted(expected))}"
+                )
+    if problems:
+        raise RuntimeError("ClickHouse tables differ from the contract: " + "; ".join(problems))
+
+
+def _clickhouse_types(column: Column) -> set[str]:
+    if column.type == MONEY:
+        return {"Nullable(Decimal(76, 18))" if column.nullable else "Decimal(76, 18)"}
+    if column.type == TIME:
+        return {"DateTime64(3, 'UTC')"}
+    if column.type == FLAG:
+        return {"Bool"}
+    return {"String", "LowCardinality(String)"}
 
 
 def migrate(client: Client) -> list[int]:

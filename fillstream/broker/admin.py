@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from fillstream.settings import Settings
+from fillstream.wire.topics import CONTRACT
 
 LEADER_TIMEOUT_SECONDS = 10.0
 
@@ -65,9 +66,8 @@ async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str]) -> Non
 
 
 def pipeline_topics(settings: Settings) -> list[TopicSpec]:
-    """Every topic the pipeline reads or writes; instruments and accounts are compacted."""
-    compacted = ("instruments", "accounts")
-    plain = ("ticks", "orders", "fills", "order_events", "risk_events", "dead_letters")
-    return [TopicSpec(settings.topic(name), compacted=True) for name in compacted] + [
-        TopicSpec(settings.topic(name)) for name in (*plain, "market_data")
+    """Every topic of the contract, by its configured name."""
+    return [
+        TopicSpec(settings.topic(contract.name), compacted=contract.compacted)
+        for contract in CONTRACT
     ]

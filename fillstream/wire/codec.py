@@ -10,7 +10,7 @@ from typing import TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from fillstream.schemas.outbound import DeadLetterMessage
+from fillstream.wire.outbound import DeadLetterMessage
 
 Model = TypeVar("Model", bound=BaseModel)
 

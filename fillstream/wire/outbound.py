@@ -8,7 +8,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from fillstream.core.events import OrderStatus
 from fillstream.core.model import Liquidity, Outcome, Reason, Side
-from fillstream.schemas.types import Money, Timestamp
+from fillstream.wire.types import Money, Timestamp
 
 
 class Outbound(BaseModel):

@@ -1,15 +1,20 @@
-"""Builds Faust apps from settings so every role and test app shares one configuration."""
+"""The Faust app every worker role and test app shares: one configuration, built from settings.
+
+It imports no agent: `fillstream.worker.main.build` declares the topics, tables, agents and
+views on it.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 
 import faust
 
-from fillstream.api.auth import KeyRing, key_required
-from fillstream.localkafka import resolve_bootstrap
+from fillstream.auth import KeyRing, key_required
+from fillstream.broker.admin import TopicSpec, ensure_topics
+from fillstream.broker.local import bootstrap_servers
 from fillstream.settings import Settings
-from fillstream.streams.admin import TopicSpec, ensure_topics
 
 
 class Worker(faust.Worker):
@@ -34,7 +39,12 @@ class App(faust.App):
     (PartitionsMismatch: "the changelog topic has 0 partitions") and crashed the agent.
     """
 
-    topic_specs: list[TopicSpec]
+    def __init__(
+        self, *args: object, bootstrap: str, topic_specs: Iterable[TopicSpec], **options: object
+    ) -> None:
+        super().__init__(*args, **options)
+        self.kafka_bootstrap = bootstrap
+        self.topic_specs = list(topic_specs)
 
     async def on_first_start(self) -> None:
         await super().on_first_start()
@@ -42,17 +52,19 @@ class App(faust.App):
             TopicSpec(table.changelog_topic.get_topic_name(), compacted=True)
             for table in self.tables.values()
         ]
-        if self.topic_specs or changelogs:
-            bootstrap = ",".join(f"{url.host}:{url.port}" for url in self.conf.broker)
-            specs = [*self.topic_specs, *changelogs]
-            await ensure_topics(bootstrap, specs, self.conf.topic_partitions)
+        specs = [*self.topic_specs, *changelogs]
+        if specs:
+            await ensure_topics(self.kafka_bootstrap, specs, self.conf.topic_partitions)
 
 
-def create_app(settings: Settings) -> App:
+def create_app(settings: Settings, topic_specs: Iterable[TopicSpec] = ()) -> App:
     settings.root.mkdir(parents=True, exist_ok=True)
-    app = App(
+    bootstrap = bootstrap_servers(settings)
+    return App(
         settings.app_id,
-        broker=f"kafka://{resolve_bootstrap(settings.kafka_bootstrap, settings.kafka_dir)}",
+        bootstrap=bootstrap,
+        topic_specs=topic_specs,
+        broker=f"kafka://{bootstrap}",
         store="rocksdb://",
         datadir=str(settings.faust_dir),
         topic_partitions=settings.topic_partitions,
@@ -76,5 +88,3 @@ def create_app(settings: Settings) -> App:
         key_serializer="raw",
         value_serializer="raw",
     )
-    app.topic_specs = []
-    return app

@@ -1,0 +1,1 @@
+"""Kafka itself: the bundled local broker, where clients find it, and topic creation."""

@@ -1,1 +1,0 @@
-"""Topics and the JSON codec between Kafka bytes and the wire models."""

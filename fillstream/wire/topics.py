@@ -1,0 +1,45 @@
+"""Every topic of the contract, once: its setting name, cleanup policy and message model.
+
+Topic creation, the worker's topic declarations, the sink's subscriptions and the JSON Schema
+export all read this list; ``Settings.topic`` turns a name into the configured topic name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from fillstream.wire.inbound import AccountMessage, InstrumentMessage, OrderMessage, TickMessage
+from fillstream.wire.market_data import MarketDataBatch
+from fillstream.wire.outbound import (
+    DeadLetterMessage,
+    FillMessage,
+    OrderEventMessage,
+    RiskEventMessage,
+)
+
+
+@dataclass(frozen=True)
+class TopicContract:
+    name: str
+    """The settings name: ``Settings.topic(name)`` gives the topic's configured name."""
+    model: Any
+    inbound: bool = False
+    compacted: bool = False
+    internal: bool = False
+
+
+INSTRUMENTS = TopicContract("instruments", InstrumentMessage, inbound=True, compacted=True)
+ACCOUNTS = TopicContract("accounts", AccountMessage, inbound=True, compacted=True)
+TICKS = TopicContract("ticks", TickMessage, inbound=True)
+ORDERS = TopicContract("orders", OrderMessage, inbound=True)
+MARKET_DATA = TopicContract("market_data", MarketDataBatch, internal=True)
+FILLS = TopicContract("fills", FillMessage)
+ORDER_EVENTS = TopicContract("order_events", OrderEventMessage)
+RISK_EVENTS = TopicContract("risk_events", RiskEventMessage)
+DEAD_LETTERS = TopicContract("dead_letters", DeadLetterMessage)
+
+CONTRACT = (
+    INSTRUMENTS, ACCOUNTS, TICKS, ORDERS, MARKET_DATA, FILLS, ORDER_EVENTS, RISK_EVENTS,
+    DEAD_LETTERS,
+)  # fmt: skip

@@ -1,0 +1,268 @@
+"""The HTTP API: submit orders, read accounts, their orders and their trade history.
+
+Any worker answers for any account: requests for an account are routed to the worker that owns
+its partition of the account topics (Faust's ``topic_route``), which answers from its tables.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+from decimal import Decimal
+from functools import wraps
+from typing import Any
+
+from aiokafka.errors import KafkaError
+from faust.web import Request, Response, View
+from pydantic import ValidationError
+
+from fillstream.auth import PRINCIPAL, Principal
+from fillstream.core import engine, ledger
+from fillstream.core.model import Account, split_position_key
+from fillstream.settings import Settings
+from fillstream.sink.rows import TRADES
+from fillstream.wire.codec import encode
+from fillstream.wire.inbound import OrderMessage
+from fillstream.wire.outbound import FillMessage
+from fillstream.wire.times import format_time, parse_time
+from fillstream.worker.app import App
+from fillstream.worker.documents import load_account
+from fillstream.worker.faust_adapter import fetch_partitions
+from fillstream.worker.partition_state import WorkerState
+from fillstream.worker.status import ViewHandler, timed
+from fillstream.worker.tables import Tables, pair_key
+from fillstream.worker.topics import Topics
+
+KAFKA_SEND_TIMEOUT_SECONDS = 10.0
+TRADES_LIMIT_MAX = 1000
+
+
+def _error(view: View, status: int, message: str) -> Response:
+    return view.json({"error": message}, status=status)
+
+
+def _authorize(view: View, request: Request, account_id: str | None) -> Response | None:
+    """A 403 response, or None when the request's key may go on (the app's middleware has
+    already refused requests without a known key)."""
+    principal: Principal = request[PRINCIPAL]  # type: ignore[index]
+    if account_id is not None and not principal.may_access(account_id):
+        return _error(view, 403, f"this key may not access account {account_id!r}")
+    return None
+
+
+def _field_errors(error: ValueError) -> list[dict]:
+    if isinstance(error, ValidationError):
+        return [
+            {"loc": list(item["loc"]), "msg": item["msg"], "type": item["type"]}
+            for item in error.errors(include_url=False)
+        ]
+    return [{"loc": [], "msg": f"malformed JSON: {error}", "type": "json_invalid"}]
+
+
+def register(
+    app: App, settings: Settings, topics: Topics, tables: Tables, state: WorkerState
+) -> None:
+    orders = topics.orders.get_topic_name()
+
+    def routed(handler: ViewHandler) -> ViewHandler:
+        """To the worker that owns the account's partition (this one, or forwarded)."""
+        to_owner = app.topic_route(topic=topics.orders, match_info="account_id")(handler)
+
+        @wraps(handler)
+        async def with_metadata(view: View, request: Request, **kwargs: Any) -> Response:
+            await fetch_partitions(app, orders)
+            return await to_owner(view, request, **kwargs)
+
+        return with_metadata
+
+    def partition_of(account_id: str) -> int:
+        return app.producer.key_partition(orders, account_id.encode()).partition
+
+    @app.page("/orders")
+    class OrdersView(View):
+        @timed("/orders")
+        async def post(self, request: Request) -> Response:
+            if denied := _authorize(self, request, None):
+                return denied
+            try:
+                payload = json.loads(await request.read(), parse_float=Decimal)
+                order = OrderMessage.model_validate(payload)
+            except ValueError as error:
+                return self.json({"errors": _field_errors(error)}, status=422)
+            if denied := _authorize(self, request, order.account_id):
+                return denied
+            try:
+                delivery = await topics.orders.send(
+                    key=order.account_id.encode(), value=encode(order)
+                )
+                await asyncio.wait_for(delivery, KAFKA_SEND_TIMEOUT_SECONDS)
+            except (TimeoutError, KafkaError) as error:
+                return _error(self, 503, f"Kafka unavailable, order not confirmed: {error!r}")
+            return self.json(
+                {"order_id": order.order_id, "account_id": order.account_id, "status": "submitted"},
+                status=202,
+            )
+
+    @app.page("/accounts/{account_id}")
+    class AccountView(View):
+        @timed("/accounts/{account_id}")
+        @routed
+        async def get(self, request: Request, account_id: str) -> Response:
+            if denied := _authorize(self, request, account_id):
+                return denied
+            document = tables.accounts.get(account_id)
+            if document is None:
+                return _error(self, 404, f"no account {account_id!r}")
+            market = state.of(partition_of(account_id)).market()
+            return self.json(_account_view(load_account(document), market))
+
+    @app.page("/accounts/{account_id}/orders/{order_id}")
+    class OrderStatusView(View):
+        @timed("/accounts/{account_id}/orders/{order_id}")
+        @routed
+        async def get(self, request: Request, account_id: str, order_id: str) -> Response:
+            if denied := _authorize(self, request, account_id):
+                return denied
+            status = tables.order_status.get(pair_key(account_id, order_id))
+            if status is None:
+                return _error(self, 404, f"no order {order_id!r} for account {account_id!r}")
+            return self.json({"order_id": order_id, **status})
+
+    @app.page("/accounts/{account_id}/trades")
+    class TradesView(View):
+        """Trade history from ClickHouse, oldest first, by keyset pages on (ts, fill_id): a
+        page never shifts when trades are inserted after it."""
+
+        @timed("/accounts/{account_id}/trades")
+        async def get(self, request: Request, account_id: str) -> Response:
+            if denied := _authorize(self, request, account_id):
+                return denied
+            try:
+                limit = int(request.query.get("limit", "100"))
+                if not 1 <= limit <= TRADES_LIMIT_MAX:
+                    raise ValueError
+            except ValueError:
+                return _error(self, 422, f"limit must be an integer from 1 to {TRADES_LIMIT_MAX}")
+            try:
+                after_ts, after_id = _decode_cursor(request.query.get("cursor"))
+            except ValueError:
+                return _error(self, 422, "cursor is not one this API returned")
+            parameters = {"account": account_id, "after_ts": after_ts, "after_id": after_id,
+                          "limit": limit}  # fmt: skip
+            try:
+                async with app.http_client.post(
+                    f"{settings.sink_url}/sql",
+                    json={"query": TRADES_QUERY, "parameters": parameters},
+                    headers=_sink_headers(settings),
+                ) as response:
+                    answer = await response.json()
+                    if response.status != 200:
+                        return _error(
+                            self, 503, f"trade history unavailable: {answer.get('error')}"
+                        )
+            except OSError as error:
+                return _error(self, 503, f"trade history unavailable: {error!r}")
+            rows = [dict(zip(answer["columns"], row, strict=True)) for row in answer["rows"]]
+            next_cursor = (
+                _encode_cursor(rows[-1]["ts"], rows[-1]["fill_id"]) if len(rows) == limit else None
+            )
+            trades = [_trade(row) for row in rows]
+            return self.json({"trades": trades, "next_cursor": next_cursor})
+
+
+def _account_view(account: Account, market: engine.Market) -> dict:
+    marks = engine.marks_of(account, market)
+    equity = ledger.equity(account, marks)
+    positions = []
+    for key, position in account.positions.items():
+        symbol, outcome = split_position_key(key)
+        entry = {
+            "symbol": symbol,
+            "quantity": format(position.quantity, "f"),
+            "avg_price": format(position.avg_price, "f"),
+            "last_price": format(marks[key], "f"),
+            "unrealized_pnl": format(position.quantity * (marks[key] - position.avg_price), "f"),
+        }
+        if outcome:
+            entry["outcome"] = outcome.value
+        positions.append(entry)
+    resting = []
+    for resting_order in account.resting.values():
+        order = resting_order.order
+        entry = {
+            "order_id": order.order_id,
+            "symbol": order.symbol,
+            "side": order.side.value,
+            "quantity": format(order.quantity, "f"),
+            "limit_price": format(order.limit_price, "f"),
+        }
+        if order.outcome:
+            entry["outcome"] = order.outcome.value
+        resting.append(entry)
+    return {
+        "account_id": account.account_id,
+        "status": "halted" if account.halted else "active",
+        "cash": format(account.cash, "f"),
+        "equity": format(equity, "f"),
+        "peak_equity": format(account.peak_equity, "f"),
+        "drawdown_pct": format(engine.drawdown_pct(account.peak_equity, equity), "f"),
+        "positions": positions,
+        "resting_orders": resting,
+    }
+
+
+TRADE_FIELDS = ("fill_id", "order_id", "symbol", "side", "outcome", "quantity", "price", "fee",
+                "liquidity", "liquidation", "ts", "realized_pnl")  # fmt: skip
+"""What a trade in the history shows: fields of the fills contract, as the sink stores them."""
+assert set(TRADE_FIELDS) <= set(FillMessage.model_fields), "trade fields outside the contract"
+
+
+def _selected(name: str) -> str:
+    """Amounts and times as text, so they cross JSON exactly."""
+    return f"toString({name}) AS {name}" if TRADES.column(name).textual_in_json else name
+
+
+TRADES_QUERY = f"""
+SELECT {", ".join(_selected(name) for name in TRADE_FIELDS)}
+FROM (
+    SELECT * FROM {TRADES.table} FINAL
+    WHERE account_id = {{account:String}}
+      AND (ts, fill_id) > (toDateTime64({{after_ts:String}}, 3, 'UTC'), {{after_id:String}})
+    ORDER BY ts, fill_id
+    LIMIT {{limit:UInt32}}
+)
+ORDER BY ts, fill_id
+"""
+"""A page is chosen on the stored columns, then shown under the contract's field names (the
+text of a DateTime64(3) sorts as the time does)."""
+
+
+def _sink_headers(settings: Settings) -> dict[str, str]:
+    key = settings.sink_api_key
+    return {"Authorization": f"Bearer {key.get_secret_value()}"} if key else {}
+
+
+def _trade(row: dict) -> dict:
+    trade = dict(row)
+    # ClickHouse's text of a DateTime64(3, 'UTC') is "YYYY-MM-DD hh:mm:ss.fff", in UTC.
+    trade["ts"] = format_time(parse_time(trade["ts"].replace(" ", "T") + "Z"))
+    if not trade["outcome"]:
+        del trade["outcome"]
+    return trade
+
+
+def _encode_cursor(ts: str, fill_id: str) -> str:
+    """The last trade's (ts, fill_id), as ClickHouse gave them, for the next page's query."""
+    return base64.urlsafe_b64encode(json.dumps([ts, fill_id]).encode()).decode()
+
+
+def _decode_cursor(cursor: str | None) -> tuple[str, str]:
+    if not cursor:
+        return "1970-01-01 00:00:00.000", ""
+    try:
+        ts, fill_id = json.loads(base64.urlsafe_b64decode(cursor.encode()))
+    except (binascii.Error, json.JSONDecodeError, TypeError) as error:
+        raise ValueError("bad cursor") from error
+    return str(ts), str(fill_id)

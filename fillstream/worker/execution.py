@@ -1,0 +1,235 @@
+"""The execution agent: per account partition, orders and account registrations in, and the
+market fanned out by the router; fills, order events and risk events out.
+
+The rules are the core's (`core.engine`); this module decodes, finds the state, calls the core,
+stores the state and hands the events to the publisher.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from faust.types import StreamT
+
+from fillstream.core import engine
+from fillstream.core.events import AccountStatusChanged, Event
+from fillstream.core.model import Account, AccountLimits, SeenOrder
+from fillstream.settings import Settings
+from fillstream.wire.codec import decode
+from fillstream.wire.inbound import AccountMessage, OrderMessage, to_order
+from fillstream.wire.market_data import InstrumentUpdate, MarketDataBatch
+from fillstream.worker.documents import dump_seen, load_seen
+from fillstream.worker.inputs import Input, event_time, require_key
+from fillstream.worker.partition_state import PartitionState, WorkerState, watched_symbols
+from fillstream.worker.publishing import Publisher
+from fillstream.worker.sequencing import Sequencer, already_applied
+from fillstream.worker.tables import Table, Tables, market_key, pair_key
+
+# Records are taken in batches of up to this many, waiting at most this long for more: Faust
+# hands over a batch for much less than the same records one by one, and the progress table is
+# written once per batch. The wait is what batching adds at most to an order's latency.
+BATCH_SIZE = 500
+BATCH_WINDOW = 0.001
+
+# Accounts are marked at most this often per partition, in the ticks' own time (so a replay marks
+# where the original run did, given the same batches). A move that reverses within it is not
+# seen by the drawdown check; the first tick after it marks every account touched since. A tick
+# dated before the last marks restarts the clock, so no tick, however dated, can stop marks.
+MARK_INTERVAL = timedelta(milliseconds=250)
+
+
+class Execution:
+    def __init__(
+        self,
+        settings: Settings,
+        tables: Tables,
+        state: WorkerState,
+        publisher: Publisher,
+        sequencer: Sequencer,
+    ) -> None:
+        self._tables = tables
+        self._state = state
+        self._publisher = publisher
+        self._sequencer = sequencer
+        self._orders = settings.topic("orders")
+        self._accounts = settings.topic("accounts")
+        self._defaults = AccountLimits(
+            settings.default_max_leverage,
+            settings.default_max_order_pct,
+            settings.default_max_drawdown_pct,
+        )
+        self._duplicate_window = timedelta(hours=settings.duplicate_window_hours)
+        self._max_clock_skew = timedelta(seconds=settings.max_clock_skew_seconds)
+
+    async def run(self, stream: StreamT) -> None:
+        """The agent."""
+        await self._sequencer.run(stream, self.handle)
+
+    async def handle(self, record: Input) -> None:
+        state = self._state.of(record.partition)
+        try:
+            if record.topic == self._orders:
+                events = self._on_order(record, state)
+            elif record.topic == self._accounts:
+                events = self._on_account(record, state)
+            else:
+                events = self._on_market_data(record, state)
+        except BaseException:
+            state.forget_accounts()
+            raise
+        await self._publisher.publish(events)
+
+    def _on_order(self, record: Input, state: PartitionState) -> list[Event]:
+        message = decode(OrderMessage, record.value)
+        require_key(record, message.account_id, "account_id")
+        order = to_order(message)
+        order_ids = _OrderIds(self._tables.order_ids, message.account_id)
+        if already_applied(order_ids.get(order.order_id), record):
+            return []
+        account = state.load(message.account_id)
+        watched_before = watched_symbols(account)
+        events = engine.submit_order(
+            account,
+            order,
+            state.market(),
+            order_ids=order_ids,
+            now=event_time(record, message.ts, self._max_clock_skew),
+            offset=record.offset,
+            duplicate_window=self._duplicate_window,
+        )
+        if account is not None:
+            state.save(account, watched_before)
+        return events
+
+    def _on_account(self, record: Input, state: PartitionState) -> list[Event]:
+        message = decode(AccountMessage, record.value)
+        require_key(record, message.account_id, "account_id")
+        existing = state.load(message.account_id)
+        if existing is not None:
+            existing.limits = self._limits(message, existing.limits)
+            state.save(existing, watched_symbols(existing))
+            return []
+        account = engine.open_account(
+            message.account_id, message.starting_balance, self._limits(message, self._defaults)
+        )
+        state.save(account, set())
+        return [AccountStatusChanged(account.account_id, "active", "opened", record.record_time)]
+
+    @staticmethod
+    def _limits(message: AccountMessage, current: AccountLimits) -> AccountLimits:
+        """Omitted limits keep their current value (the defaults for a new account)."""
+        given = {
+            name: getattr(message, name)
+            for name in ("max_leverage", "max_order_pct", "max_drawdown_pct")
+            if getattr(message, name) is not None
+        }
+        return replace(current, **given)
+
+    def _on_market_data(self, record: Input, state: PartitionState) -> list[Event]:
+        """One batch of instruments and ticks from the router, applied in order.
+
+        Resting limits fill on the first tick that trades through them. Marks are conflated in
+        event time: once MARK_INTERVAL of tick time has passed since the partition's last
+        marks, every account holding or resting on a symbol that ticked since then is marked
+        once, at the latest prices. Marking every holder on every tick cost accounts x ticks.
+        Prices and changed accounts are stored once per batch.
+        """
+        batch = decode(MarketDataBatch, record.value)
+        prices: dict[str, dict] = {}
+        touched = _Touched(state)
+        resting_on: dict[str, list[_Touch]] = {}
+        market = state.market()
+        events: list[Event] = []
+        ts: datetime | None = None
+        for update in batch.updates:
+            if isinstance(update, InstrumentUpdate):
+                state.set_instrument(update.instrument)
+                continue
+            tick = update.tick
+            symbol, ts = tick.symbol, tick.ts
+            key = market_key(symbol, state.partition)
+            prices[key] = tick.model_dump(mode="json")
+            state.set_price(key, tick.price)
+            state.unmarked.add(key)
+            if key not in resting_on:
+                resting_on[key] = [
+                    touched.of(account_id)
+                    for account_id in sorted(state.watchers_of(key))
+                    if _rests_on(state.load(account_id), symbol)
+                ]
+            for entry in resting_on[key]:
+                filled = engine.fill_resting(entry.account, symbol, market, ts)
+                entry.changed |= bool(filled)
+                events += filled
+        for key, document in prices.items():
+            self._tables.prices[key] = document
+        if ts is None:
+            return events
+        if (
+            state.last_marks is None
+            or ts - state.last_marks >= MARK_INTERVAL
+            or ts < state.last_marks
+        ):
+            for key in sorted(state.unmarked):
+                for account_id in sorted(state.watchers_of(key)):
+                    touched.of(account_id).mark = True
+            state.unmarked.clear()
+            state.last_marks = ts
+        for entry in touched.entries():
+            if entry.mark:
+                marked = engine.mark(entry.account, market, ts)
+                entry.changed |= bool(marked)
+                events += marked
+            if entry.changed or entry.account.peak_equity != entry.peak_before:
+                state.save(entry.account, entry.watched_before)
+        return events
+
+
+class _OrderIds:
+    """An account's used order ids, one table row each."""
+
+    def __init__(self, table: Table, account_id: str) -> None:
+        self._table = table
+        self.account_id = account_id
+
+    def get(self, order_id: str) -> SeenOrder | None:
+        document = self._table.get(pair_key(self.account_id, order_id))
+        return load_seen(document) if document else None
+
+    def add(self, order_id: str, seen: SeenOrder) -> None:
+        self._table[pair_key(self.account_id, order_id)] = dump_seen(seen)
+
+
+def _rests_on(account: Account | None, symbol: str) -> bool:
+    return account is not None and any(r.order.symbol == symbol for r in account.resting.values())
+
+
+class _Touch:
+    """An account a batch fills or marks, and what decides whether it must be stored again."""
+
+    def __init__(self, account: Account) -> None:
+        self.account = account
+        self.watched_before = watched_symbols(account)
+        self.peak_before = account.peak_equity
+        self.changed = False
+        self.mark = False
+
+
+class _Touched:
+    """The accounts one batch touches, in the order it first touched them."""
+
+    def __init__(self, state: PartitionState) -> None:
+        self._state = state
+        self._entries: dict[str, _Touch] = {}
+
+    def of(self, account_id: str) -> _Touch:
+        entry = self._entries.get(account_id)
+        if entry is None:
+            account = self._state.load(account_id)
+            assert account is not None, f"watched account {account_id!r} has no state"
+            entry = self._entries[account_id] = _Touch(account)
+        return entry
+
+    def entries(self) -> list[_Touch]:
+        return list(self._entries.values())

@@ -1,0 +1,55 @@
+"""Builds a pipeline worker from its settings: the app, its topics and tables, the in-memory
+state, the two agents and the HTTP routes. `fillstream worker` runs what this returns."""
+
+from __future__ import annotations
+
+from fillstream.broker.admin import pipeline_topics
+from fillstream.settings import Settings
+from fillstream.worker import api, execution, router, status
+from fillstream.worker.app import App, create_app
+from fillstream.worker.dead_letters import DeadLetters
+from fillstream.worker.partition_state import WorkerState
+from fillstream.worker.publishing import Publisher
+from fillstream.worker.sequencing import Sequencer
+from fillstream.worker.tables import Tables
+from fillstream.worker.topics import Topics
+
+
+def build(settings: Settings) -> App:
+    if settings.processing_guarantee == "exactly_once":
+        # faust-streaming ties each transaction to one source partition; the market-data fan-out
+        # writes to every partition, and those writes would sit in transactions never committed.
+        raise ValueError(
+            "the trading pipeline runs at_least_once (idempotent by order id and source offset); "
+            "see docs/architecture.md, 'Delivery guarantees'"
+        )
+    app = create_app(settings, pipeline_topics(settings))
+    topics = Topics.declare(app, settings)
+    tables = Tables.declare(app)
+    state = WorkerState(tables)
+    app.on_partitions_revoked.connect(state.on_partitions_revoked)
+    dead_letters = DeadLetters(topics.dead_letters)
+
+    def sequencer(agent: str, size: int, within: float) -> Sequencer:
+        return Sequencer(
+            agent, tables.progress, dead_letters, app.kafka_bootstrap, size=size, within=within
+        )
+
+    market_router = router.Router(
+        settings,
+        tables.router_instruments,
+        topics.market_data,
+        sequencer("route_market_data", router.BATCH_SIZE, router.BATCH_WINDOW),
+    )
+    executor = execution.Execution(
+        settings,
+        tables,
+        state,
+        Publisher(topics.fills, topics.order_events, topics.risk_events, tables.order_status),
+        sequencer("execute", execution.BATCH_SIZE, execution.BATCH_WINDOW),
+    )
+    app.agent(topics.symbol_inputs, name="route_market_data")(market_router.run)
+    app.agent(topics.account_inputs, name="execute")(executor.run)
+    status.register(app, settings, tables)
+    api.register(app, settings, topics, tables, state)
+    return app

@@ -1,0 +1,153 @@
+"""What a worker keeps in memory beside its tables: one object per account partition.
+
+A batch of ticks marks every account holding its symbols, each at all its positions; reading and
+decoding those from the tables dominated its cost. So each partition keeps decoded accounts,
+instruments and prices, the index of who holds or rests on each symbol, and its mark clock. The
+tables stay the truth: every partition's state is dropped when partitions move (another worker
+may have changed the tables) and rebuilt from the tables as it is used; a record that fails part
+way drops its partition's decoded accounts (its changes were not stored).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+from decimal import Decimal
+from typing import Any, TypeVar
+
+from fillstream.core import engine
+from fillstream.core.model import Account, Instrument, split_position_key
+from fillstream.wire.inbound import InstrumentMessage, to_instrument
+from fillstream.worker.documents import dump_account, load_account
+from fillstream.worker.tables import (
+    Table,
+    Tables,
+    market_key,
+    pair_key,
+    partition_of_market,
+    split_pair_key,
+)
+
+T = TypeVar("T")
+
+
+class PartitionState:
+    def __init__(self, partition: int, tables: Tables) -> None:
+        self.partition = partition
+        self._tables = tables
+        self._accounts: dict[str, Account] = {}
+        self._instruments: dict[str, Instrument] = {}
+        self._prices: dict[str, Decimal] = {}
+        self._watchers: dict[str, set[str]] | None = None
+        self.last_marks: datetime | None = None
+        """The tick time of this partition's last marks (see `execution.MARK_INTERVAL`)."""
+        self.unmarked: set[str] = set()
+        """Market keys that ticked since the last marks."""
+
+    def load(self, account_id: str) -> Account | None:
+        return _decoded(self._accounts, self._tables.accounts, account_id, load_account)
+
+    def forget_accounts(self) -> None:
+        """After a record failed part way: its changes to decoded accounts were not stored."""
+        self._accounts.clear()
+
+    def save(self, account: Account, watched_before: set[str]) -> None:
+        """Store the account and keep the index of who to mark on a tick in step with it."""
+        self._tables.accounts[account.account_id] = dump_account(account)
+        self._accounts[account.account_id] = account
+        watched_after = watched_symbols(account)
+        for symbol in watched_after - watched_before:
+            self._watch(market_key(symbol, self.partition), account.account_id)
+        for symbol in watched_before - watched_after:
+            self._unwatch(market_key(symbol, self.partition), account.account_id)
+
+    def set_instrument(self, message: InstrumentMessage) -> None:
+        key = market_key(message.symbol, self.partition)
+        self._tables.instruments[key] = message.model_dump(mode="json")
+        self._instruments[key] = to_instrument(message)
+
+    def set_price(self, key: str, price: Decimal) -> None:
+        """The latest price, for the rules at once; the prices table is written once per batch."""
+        self._prices[key] = price
+
+    def market(self) -> engine.Market:
+        """What the rules may know of the market, as this partition has seen it."""
+
+        def instrument(symbol: str) -> Instrument | None:
+            key = market_key(symbol, self.partition)
+            return _decoded(self._instruments, self._tables.instruments, key, _to_instrument)
+
+        def last_price(symbol: str) -> Decimal | None:
+            key = market_key(symbol, self.partition)
+            return _decoded(
+                self._prices, self._tables.prices, key, lambda tick: Decimal(tick["price"])
+            )
+
+        return engine.Market(instrument, last_price)
+
+    def watchers_of(self, key: str) -> set[str]:
+        """The accounts holding or resting on a market key, by an index kept in memory.
+
+        The table keeps one row per (market key, account), so an account joining a symbol
+        writes a few bytes rather than the whole list of its holders again (quadratic with many
+        accounts). Listing a symbol's accounts needs them by market key, so they are indexed
+        from a scan of the table the first time they are asked for.
+        """
+        return self._index().get(key, set())
+
+    def _watch(self, key: str, account_id: str) -> None:
+        self._tables.watchers[pair_key(key, account_id)] = True
+        self._index().setdefault(key, set()).add(account_id)
+
+    def _unwatch(self, key: str, account_id: str) -> None:
+        self._tables.watchers.pop(pair_key(key, account_id), None)
+        self._index().get(key, set()).discard(account_id)
+
+    def _index(self) -> dict[str, set[str]]:
+        if self._watchers is None:
+            self._watchers = {}
+            for row in self._tables.watchers:
+                key, account_id = split_pair_key(row)
+                if partition_of_market(key) == self.partition:
+                    self._watchers.setdefault(key, set()).add(account_id)
+        return self._watchers
+
+
+class WorkerState:
+    """The one owner of in-memory state: a `PartitionState` per account partition, all
+    dropped through one hook when partitions move."""
+
+    def __init__(self, tables: Tables) -> None:
+        self._tables = tables
+        self._partitions: dict[int, PartitionState] = {}
+
+    def of(self, partition: int) -> PartitionState:
+        state = self._partitions.get(partition)
+        if state is None:
+            state = self._partitions[partition] = PartitionState(partition, self._tables)
+        return state
+
+    async def on_partitions_revoked(self, sender: object, revoked: object, **kwargs: Any) -> None:
+        self._partitions.clear()
+
+
+def watched_symbols(account: Account | None) -> set[str]:
+    if account is None:
+        return set()
+    held = {split_position_key(key)[0] for key in account.positions}
+    return held | {resting.order.symbol for resting in account.resting.values()}
+
+
+def _decoded(cache: dict[str, T], table: Table, key: str, decode: Callable[[Any], T]) -> T | None:
+    """The decoded value for `key`, decoding the table's document the first time it is asked."""
+    value = cache.get(key)
+    if value is None:
+        document = table.get(key)
+        if document is None:
+            return None
+        value = cache[key] = decode(document)
+    return value
+
+
+def _to_instrument(document: dict) -> Instrument:
+    return to_instrument(InstrumentMessage.model_validate(document))

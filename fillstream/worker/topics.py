@@ -1,0 +1,51 @@
+"""The worker's topics, declared on its app: all an account touches is keyed by account_id,
+market data by symbol (the contract, with compaction and models, is `wire.topics`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import faust
+from faust.types import TopicT
+
+from fillstream.settings import Settings
+from fillstream.wire import topics as contract
+
+
+@dataclass(frozen=True)
+class Topics:
+    instruments: TopicT
+    ticks: TopicT
+    orders: TopicT
+    accounts: TopicT
+    market_data: TopicT
+    fills: TopicT
+    order_events: TopicT
+    risk_events: TopicT
+    dead_letters: TopicT
+    account_inputs: TopicT
+    """The execution agent's one subscription: orders, accounts and market data are
+    co-partitioned, so partition p of each is one unit of work."""
+    symbol_inputs: TopicT
+    """The router's: instruments and ticks, both keyed by symbol."""
+
+    @classmethod
+    def declare(cls, app: faust.App, settings: Settings) -> Topics:
+        def name(topic: contract.TopicContract) -> str:
+            return settings.topic(topic.name)
+
+        return cls(
+            instruments=app.topic(name(contract.INSTRUMENTS)),
+            ticks=app.topic(name(contract.TICKS)),
+            orders=app.topic(name(contract.ORDERS)),
+            accounts=app.topic(name(contract.ACCOUNTS)),
+            market_data=app.topic(name(contract.MARKET_DATA)),
+            fills=app.topic(name(contract.FILLS)),
+            order_events=app.topic(name(contract.ORDER_EVENTS)),
+            risk_events=app.topic(name(contract.RISK_EVENTS)),
+            dead_letters=app.topic(name(contract.DEAD_LETTERS)),
+            account_inputs=app.topic(
+                name(contract.ORDERS), name(contract.ACCOUNTS), name(contract.MARKET_DATA)
+            ),
+            symbol_inputs=app.topic(name(contract.INSTRUMENTS), name(contract.TICKS)),
+        )
