@@ -29,8 +29,8 @@ test: setup
 # The long runs recorded in docs/topics.md ("Risk invariants"): the property search over at least
 # 100 000 ticks and orders, and 1 000 000 fuzzed wire messages (about 15 minutes).
 prove: setup
-	FILLSTREAM_PROPERTY_STEPS=100000 $(BIN)/pytest -s -p no:cacheprovider tests/unit/test_risk_invariants.py
-	FILLSTREAM_FUZZ_MESSAGES=1000000 FILLSTREAM_FUZZ_SEEDS=1000 $(BIN)/pytest -s -p no:cacheprovider tests/unit/test_wire_fuzz.py
+	FILLSTREAM_PROPERTY_STEPS=100000 $(BIN)/pytest -s -p no:cacheprovider tests/unit/core/test_risk_invariants.py
+	FILLSTREAM_FUZZ_MESSAGES=1000000 FILLSTREAM_FUZZ_SEEDS=1000 $(BIN)/pytest -s -p no:cacheprovider tests/unit/wire/test_codec_fuzz.py
 
 # Every figure in docs/benchmarks.md, one script after another (about 25 minutes); each starts its
 # own broker, prints a table and writes bench/results/<name>.json.
@@ -46,6 +46,7 @@ bench: setup
 lint: setup
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/mypy
 
 format: setup
 	$(BIN)/ruff check --fix .

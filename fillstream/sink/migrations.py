@@ -145,10 +145,10 @@ def check_columns(client: Client, specs: Iterable[TableSpec]) -> None:
             "AND table = {table:String}",
             parameters={"table": spec.table},
         )
-        stored = dict(result.result_rows)
+        stored: dict[str, str] = {name: type_ for name, type_ in result.result_rows}
         for column in spec.columns:
             expected = _clickhouse_types(column)
-            if stored.get(column.name) not in expected:
+            if stored.get(column.name, "") not in expected:
                 problems.append(
                     f"{spec.table}.{column.name} is {stored.get(column.name) or 'missing'}, "
                     f"the contract needs {' or '.join(sorted(expected))}"

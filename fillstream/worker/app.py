@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 import faust
 
@@ -40,9 +41,9 @@ class App(faust.App):
     """
 
     def __init__(
-        self, *args: object, bootstrap: str, topic_specs: Iterable[TopicSpec], **options: object
+        self, id: str, *, bootstrap: str, topic_specs: Iterable[TopicSpec], **options: Any
     ) -> None:
-        super().__init__(*args, **options)
+        super().__init__(id, **options)
         self.kafka_bootstrap = bootstrap
         self.topic_specs = list(topic_specs)
 

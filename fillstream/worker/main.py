@@ -27,7 +27,8 @@ def build(settings: Settings) -> App:
     topics = Topics.declare(app, settings)
     tables = Tables.declare(app)
     state = WorkerState(tables)
-    app.on_partitions_revoked.connect(state.on_partitions_revoked)
+    # mode's handler type wants an unbound function; a bound method is what it calls.
+    app.on_partitions_revoked.connect(state.on_partitions_revoked)  # type: ignore[arg-type]
     dead_letters = DeadLetters(topics.dead_letters)
 
     def sequencer(agent: str, size: int, within: float) -> Sequencer:

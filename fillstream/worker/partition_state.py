@@ -127,7 +127,7 @@ class WorkerState:
             state = self._partitions[partition] = PartitionState(partition, self._tables)
         return state
 
-    async def on_partitions_revoked(self, sender: object, revoked: object, **kwargs: Any) -> None:
+    async def on_partitions_revoked(self, sender: Any, *args: Any, **kwargs: Any) -> None:
         self._partitions.clear()
 
 

@@ -27,7 +27,7 @@ from faust.types import EventT, StreamT
 from fillstream import metrics
 from fillstream.core.model import SeenOrder
 from fillstream.worker.dead_letters import DeadLetters, Handler
-from fillstream.worker.faust_adapter import write_tables_for
+from fillstream.worker.faust_adapter import batches, write_tables_for
 from fillstream.worker.inputs import Input
 from fillstream.worker.tables import Table
 
@@ -70,7 +70,7 @@ class Sequencer:
         self, stream: StreamT, handle: Handler, flush: Callable[[], Awaitable[None]] | None = None
     ) -> None:
         timer = metrics.PROCESSING_SECONDS.labels(self.agent)
-        async for events in stream.take_events(self.size, self.within):
+        async for events in batches(stream, self.size, self.within):
             batch = _Batch(self._progress)
             for event in events:
                 write_tables_for(event)

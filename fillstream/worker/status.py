@@ -16,6 +16,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from fillstream import metrics
 from fillstream.settings import Settings
 from fillstream.worker.app import App
+from fillstream.worker.faust_adapter import recovery_state
 from fillstream.worker.tables import Tables, market_key
 
 KAFKA_CHECK_TIMEOUT_MS = 2000
@@ -100,9 +101,9 @@ async def _kafka_check(app: App) -> dict:
 
 
 def _recovery_check(app: App) -> dict:
-    recovery = app.tables.recovery
-    recovered = recovery.completed.is_set() and not app.rebalancing
-    return {"ok": recovered, "in_recovery": recovery.in_recovery, "rebalancing": app.rebalancing}
+    completed, in_recovery = recovery_state(app)
+    recovered = completed and not app.rebalancing
+    return {"ok": recovered, "in_recovery": in_recovery, "rebalancing": app.rebalancing}
 
 
 def _update_lag(app: App, tables: Tables) -> None:

@@ -5,7 +5,7 @@ from decimal import Decimal as D
 
 import pytest
 
-from tests.unit.scenario import Book, crypto, fills, prediction, statuses
+from tests.unit.core.scenario import Book, crypto, fills, prediction, statuses
 
 
 @pytest.fixture

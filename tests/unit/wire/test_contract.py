@@ -9,7 +9,7 @@ from fillstream.wire.codec import BadMessage, decode
 from fillstream.wire.export import schema_documents
 from fillstream.wire.inbound import OrderMessage
 
-SCHEMA_DIR = Path(__file__).resolve().parents[2] / "docs" / "schemas"
+SCHEMA_DIR = Path(__file__).resolve().parents[3] / "docs" / "schemas"
 
 
 def test_published_json_schemas_match_the_models() -> None:

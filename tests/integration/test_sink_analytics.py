@@ -7,10 +7,10 @@ from decimal import Decimal
 from pathlib import Path
 
 from fillstream.broker.admin import ensure_topics, pipeline_topics
+from tests.integration.test_sink import SinkProcess
 from tests.support import Upstream
-from tests.test_sink import SinkProcess
 
-ANALYTICS = Path(__file__).resolve().parent.parent / "docs" / "analytics.md"
+ANALYTICS = Path(__file__).resolve().parents[2] / "docs" / "analytics.md"
 
 
 def documented_queries() -> dict[str, str]:

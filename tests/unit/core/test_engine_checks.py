@@ -8,7 +8,7 @@ import pytest
 from fillstream.core import engine
 from fillstream.core.events import AccountStatusChanged, DrawdownViolation
 from fillstream.core.model import Order, OrderType, Side
-from tests.unit.scenario import Book, crypto, fills, prediction, statuses
+from tests.unit.core.scenario import Book, crypto, fills, prediction, statuses
 
 
 @pytest.fixture

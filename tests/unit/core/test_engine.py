@@ -3,7 +3,7 @@
 from decimal import Decimal as D
 
 from fillstream.core.model import Liquidity
-from tests.unit.scenario import Book, crypto, fills, prediction, statuses
+from tests.unit.core.scenario import Book, crypto, fills, prediction, statuses
 
 
 def test_market_buy_pays_slippage_rounded_up_to_the_tick_and_the_taker_fee() -> None:

@@ -31,9 +31,9 @@ from fillstream.wire.inbound import (
     to_instrument,
     to_order,
 )
-from tests.unit.scenario import crypto, prediction
+from tests.unit.core.scenario import crypto, prediction
 
-SCHEMAS = Path(__file__).resolve().parents[2] / "docs" / "schemas"
+SCHEMAS = Path(__file__).resolve().parents[3] / "docs" / "schemas"
 TOPICS = {
     "orders": OrderMessage,
     "ticks": TickMessage,

@@ -1,0 +1,143 @@
+"""The execution agent in-process: records in, the contract's messages and the tables out, with
+dicts for tables and topics that record what is sent (the broker tests prove the same on Kafka)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from fillstream.settings import Settings
+from fillstream.worker.dead_letters import DeadLetters
+from fillstream.worker.execution import Execution
+from fillstream.worker.inputs import Input
+from fillstream.worker.partition_state import WorkerState
+from fillstream.worker.publishing import Publisher
+from fillstream.worker.router import Router
+from fillstream.worker.sequencing import Sequencer
+from fillstream.worker.tables import Tables, market_key, pair_key
+from tests.unit.worker.fakes import FakeTopic, Inputs
+
+BTC = {"symbol": "BTC", "kind": "crypto", "taker_fee_bps": "10", "maker_fee_bps": "2",
+       "slippage_bps": "0"}  # fmt: skip
+
+
+class Worker:
+    """The router and the execution agent of one worker, wired as `worker.main.build` wires
+    them, on in-memory tables."""
+
+    def __init__(self, tmp_path) -> None:
+        self.settings = Settings(data_dir=tmp_path, topic_partitions=1)
+        self.tables = Tables.in_memory()
+        self.topics = {name: FakeTopic(name) for name in (
+            "fills", "order-events", "risk-events", "dead-letters", "market-data")}  # fmt: skip
+        self.dead_letters = DeadLetters(self.topics["dead-letters"])
+        unused = Sequencer("unused", {}, self.dead_letters, "", size=1, within=0)
+        self.router = Router(
+            self.settings, self.tables.router_instruments, self.topics["market-data"], unused
+        )
+        publisher = Publisher(
+            self.topics["fills"],
+            self.topics["order-events"],
+            self.topics["risk-events"],
+            self.tables.order_status,
+        )
+        self.execution = Execution(
+            self.settings, self.tables, WorkerState(self.tables), publisher, unused
+        )
+        self.inputs = Inputs()
+
+    async def handle(self, record: Input) -> None:
+        handle = (
+            self.router.add if record.topic in ("instruments", "ticks") else self.execution.handle
+        )
+        await self.dead_letters.guarded(record, handle)
+
+    async def market(self, *updates: tuple[str, str, dict]) -> None:
+        """Through the router, and its batch to the execution agent as market-data."""
+        for topic, key, value in updates:
+            await self.handle(self.inputs.record(topic, key, value))
+        sent_before = len(self.topics["market-data"].sent)
+        await self.router.broadcast()
+        for sent in self.topics["market-data"].sent[sent_before:]:
+            await self.handle(
+                self.inputs.record("market-data", None, json.dumps(sent.value).encode())
+            )
+
+    def order(self, order_id: str, **fields: str) -> dict:
+        return {"order_id": order_id, "account_id": "ann", "symbol": "BTC", "side": "buy",
+                "type": "market", "quantity": "2", **fields}  # fmt: skip
+
+
+@pytest.fixture
+async def worker(tmp_path) -> Worker:
+    worker = Worker(tmp_path)
+    ann = {"account_id": "ann", "starting_balance": "1000"}
+    await worker.handle(worker.inputs.record("accounts", "ann", ann))
+    tick = {"symbol": "BTC", "price": "100", "ts": "2026-04-01T10:00:00Z"}
+    await worker.market(("instruments", "BTC", BTC), ("ticks", "BTC", tick))
+    return worker
+
+
+async def test_an_order_fills_and_its_state_and_status_are_stored(worker: Worker) -> None:
+    assert worker.topics["risk-events"].values() == [{"type": "account_status",
+        "account_id": "ann", "status": "active", "reason": "opened",
+        "ts": "2026-04-01T10:00:00.000Z"}]  # fmt: skip
+    assert worker.tables.prices[market_key("BTC", 0)] == {
+        "symbol": "BTC",
+        "price": "100",
+        "ts": "2026-04-01T10:00:00.000Z",
+    }
+    await worker.handle(worker.inputs.record("orders", "ann", worker.order("o1")))
+    # 2 at 100 = 200; taker fee 200 * 10 / 10 000 = 0.2; cash 1000 - 200 - 0.2 = 799.8
+    (fill,) = worker.topics["fills"].values()
+    assert {k: fill[k] for k in ("fill_id", "price", "fee", "cash_after", "equity_after")} == {
+        "fill_id": "ann#1", "price": "100", "fee": "0.2", "cash_after": "799.8",
+        "equity_after": "999.8"}  # fmt: skip
+    assert [e["status"] for e in worker.topics["order-events"].values()] == ["accepted", "filled"]
+    assert worker.tables.accounts["ann"]["cash"] == "799.8"
+    assert worker.tables.accounts["ann"]["positions"] == {"BTC": {"quantity": "2", "cost": "200"}}
+    status = worker.tables.order_status[pair_key("ann", "o1")]
+    assert status["status"] == "filled" and [f["fill_id"] for f in status["fills"]] == ["ann#1"]
+    assert worker.tables.watchers == {pair_key(market_key("BTC", 0), "ann"): True}
+
+
+async def test_an_order_read_again_at_its_own_offset_publishes_nothing(worker: Worker) -> None:
+    """The state after a crash can hold the order's id while progress is behind it: the replay
+    is recognised, where another message with the same id is a duplicate."""
+    record = worker.inputs.record("orders", "ann", worker.order("o1"))
+    await worker.handle(record)
+    published = len(worker.topics["order-events"].sent)
+    await worker.handle(record)
+    assert len(worker.topics["order-events"].sent) == published
+    await worker.handle(worker.inputs.record("orders", "ann", worker.order("o1")))
+    assert worker.topics["order-events"].values()[-1]["reason"] == "DUPLICATE_ORDER_ID"
+    assert len(worker.topics["fills"].sent) == 1
+    assert worker.tables.accounts["ann"]["cash"] == "799.8"
+
+
+async def test_a_resting_limit_fills_on_the_tick_through_it(worker: Worker) -> None:
+    await worker.handle(
+        worker.inputs.record("orders", "ann", worker.order("o1", type="limit", limit_price="90"))
+    )
+    assert worker.topics["fills"].sent == []
+    await worker.market(("ticks", "BTC", {"symbol": "BTC", "price": "89",
+                                          "ts": "2026-04-01T10:00:01Z"}))  # fmt: skip
+    # maker: 2 at 90 = 180, fee 180 * 2 / 10 000 = 0.036; cash 1000 - 180.036
+    (fill,) = worker.topics["fills"].values()
+    assert (fill["price"], fill["fee"], fill["liquidity"], fill["cash_after"]) == (
+        "90", "0.036", "maker", "819.964")  # fmt: skip
+    assert worker.tables.accounts["ann"]["resting"] == []
+
+
+async def test_bad_messages_go_to_the_dead_letters_and_processing_goes_on(worker: Worker) -> None:
+    await worker.handle(worker.inputs.record("orders", "bob", worker.order("o1")))
+    await worker.handle(worker.inputs.record("orders", "ann", b"{oops"))
+    tick = {"symbol": "BTC", "price": "-1", "ts": "2026-04-01T10:00:01Z"}
+    await worker.handle(worker.inputs.record("ticks", "BTC", tick))
+    errors = [letter["error"] for letter in worker.topics["dead-letters"].values()]
+    assert errors[0] == "key 'bob' must equal account_id 'ann'"
+    assert errors[1].startswith("malformed JSON")
+    assert errors[2].startswith("schema: price")
+    await worker.handle(worker.inputs.record("orders", "ann", worker.order("o2")))
+    assert [fill["fill_id"] for fill in worker.topics["fills"].values()] == ["ann#1"]

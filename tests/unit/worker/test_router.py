@@ -1,0 +1,49 @@
+"""The market router in-process: validation, the event time it settles on, and the batch it
+copies to every account partition."""
+
+from __future__ import annotations
+
+from fillstream.settings import Settings
+from fillstream.wire.market_data import MarketDataBatch
+from fillstream.worker.dead_letters import DeadLetters
+from fillstream.worker.router import Router
+from fillstream.worker.sequencing import Sequencer
+from tests.unit.worker.fakes import FakeTopic, Inputs
+
+POLL = {"symbol": "POLL", "kind": "prediction", "taker_fee_bps": "0", "maker_fee_bps": "0",
+        "slippage_bps": "0"}  # fmt: skip
+
+
+async def test_a_batch_reaches_every_partition_once_with_only_the_valid_inputs(tmp_path) -> None:
+    settings = Settings(data_dir=tmp_path, topic_partitions=3, max_clock_skew_seconds=300)
+    market_data, letters = FakeTopic("market-data"), FakeTopic("dead-letters")
+    dead_letters = DeadLetters(letters)
+    kinds: dict[str, str] = {}
+    router = Router(
+        settings, kinds, market_data, Sequencer("r", {}, dead_letters, "", size=1, within=0)
+    )
+    inputs = Inputs()
+    for topic, key, value in [
+        ("instruments", "POLL", POLL),
+        ("ticks", "POLL", {"symbol": "POLL", "price": "0.4", "ts": "2026-04-01T09:59:00Z"}),
+        ("ticks", "POLL", {"symbol": "POLL", "price": "1", "ts": "2026-04-01T10:00:00Z"}),
+        ("instruments", "POLL", {**POLL, "kind": "crypto"}),
+        # A year ahead of its record (2026-04-01T10:00:00Z): it takes the record's time.
+        ("ticks", "POLL", {"symbol": "POLL", "price": "0.5", "ts": "2027-04-01T10:00:00Z"}),
+    ]:
+        await dead_letters.guarded(inputs.record(topic, key, value), router.add)
+    await router.broadcast()
+    await router.broadcast()
+
+    assert [sent.partition for sent in market_data.sent] == [0, 1, 2]
+    assert len({str(sent.value) for sent in market_data.sent}) == 1
+    batch = MarketDataBatch.model_validate(market_data.sent[0].value)
+    ticks = [(u.tick.price, u.tick.ts.isoformat()) for u in batch.updates if hasattr(u, "tick")]
+    assert [str(price) for price, _ in ticks] == ["0.4", "0.5"]
+    assert [ts for _, ts in ticks] == ["2026-04-01T09:59:00+00:00", "2026-04-01T10:00:00+00:00"]
+    assert [letter["error"] for letter in letters.values()] == [
+        "a prediction market's YES price must be in (0, 1), got 1",
+        "instrument 'POLL' is prediction; its kind cannot change (positions and prices in it "
+        "would change meaning)",
+    ]
+    assert kinds == {"POLL": "prediction"}
