@@ -62,7 +62,7 @@ async def run_market(
     return Throughput(sent, time.monotonic() - started)
 
 
-class MarketView:
+class PriceFollower:
     """Instruments and last prices as published on Kafka, followed by a plain consumer."""
 
     def __init__(self, settings: Settings, bootstrap: str) -> None:
@@ -127,7 +127,7 @@ async def run_traders(
     bad_share: float,
     reckless_share: float,
 ) -> Throughput:
-    view = MarketView(settings, bootstrap)
+    view = PriceFollower(settings, bootstrap)
     await view.load_instruments()
     if not view.instruments:
         raise RuntimeError("no instruments published yet: start `fillstream simulate market` first")

@@ -28,7 +28,6 @@ from fillstream.wire.inbound import OrderMessage
 from fillstream.wire.outbound import FillMessage
 from fillstream.wire.times import format_time, parse_time
 from fillstream.worker.app import App
-from fillstream.worker.documents import load_account
 from fillstream.worker.faust_adapter import fetch_partitions
 from fillstream.worker.partition_state import WorkerState
 from fillstream.worker.status import ViewHandler, timed
@@ -112,11 +111,11 @@ def register(
         async def get(self, request: Request, account_id: str) -> Response:
             if denied := _authorize(self, request, account_id):
                 return denied
-            document = tables.accounts.get(account_id)
-            if document is None:
+            partition = state.of(partition_of(account_id))
+            account = partition.load(account_id)
+            if account is None:
                 return _error(self, 404, f"no account {account_id!r}")
-            market = state.of(partition_of(account_id)).market()
-            return self.json(_account_view(load_account(document), market))
+            return self.json(_account_view(account, partition.market()))
 
     @app.page("/accounts/{account_id}/orders/{order_id}")
     class OrderStatusView(View):
