@@ -115,7 +115,8 @@ def _execute(
     if account.halted:
         raise Rejected(Reason.ACCOUNT_HALTED, "account halted after a drawdown violation")
     seen = order_ids.get(order.order_id)
-    if seen is not None and seen.ts >= now - duplicate_window:
+    # The same message applied again after a crash lost its state is not a duplicate of itself.
+    if seen is not None and seen.offset != offset and seen.ts >= now - duplicate_window:
         raise Rejected(Reason.DUPLICATE_ORDER_ID, f"order_id {order.order_id!r} already used")
     order_ids.add(order.order_id, SeenOrder(now, offset))
     if instrument is None:

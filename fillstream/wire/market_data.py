@@ -3,7 +3,7 @@ per account partition per batch, so each partition keeps its own copy of the mar
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 from fillstream.wire.inbound import InstrumentMessage, TickMessage
 
@@ -12,14 +12,19 @@ class InstrumentUpdate(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     instrument: InstrumentMessage
+    partition: int = Field(ge=0, description="Where the router read it in `instruments`.")
+    offset: int = Field(ge=0)
 
 
 class TickUpdate(BaseModel):
-    """A tick the router has validated; its ``ts`` is the event time it settled on."""
+    """A tick the router has validated; its ``ts`` is the event time it settled on. With its
+    source coordinates, so a tick the router sends again after a crash is applied once."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     tick: TickMessage
+    partition: int = Field(ge=0, description="Where the router read it in `ticks`.")
+    offset: int = Field(ge=0)
 
 
 class MarketDataBatch(BaseModel):

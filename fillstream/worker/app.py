@@ -16,6 +16,7 @@ from fillstream.auth import KeyRing, key_required
 from fillstream.broker.admin import TopicSpec, ensure_topics
 from fillstream.broker.local import bootstrap_servers
 from fillstream.settings import Settings
+from fillstream.worker.faust_adapter import DurableTable
 
 
 class Worker(faust.Worker):
@@ -85,6 +86,7 @@ def create_app(settings: Settings, topic_specs: Iterable[TopicSpec] = ()) -> App
         web_application_options={"middlewares": [key_required(KeyRing(settings.api_keys))]},
         autodiscover=False,
         Worker=Worker,
+        Table=DurableTable,
         # Plain JSON on every wire; fillstream's own codecs turn it into models.
         key_serializer="raw",
         value_serializer="raw",

@@ -1,7 +1,13 @@
-"""An account's state as a JSON document: exact decimals as strings, so the changelog is exact."""
+"""An account's state as a JSON document: exact decimals as strings, so the changelog is exact.
+
+Beside the account itself the document holds how far each source partition has been applied to
+it and the outputs its last change owes (see `checkpoint`): written in one changelog record, so
+a crash can never keep one without the other.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -17,6 +23,57 @@ from fillstream.core.model import (
     SeenOrder,
     Side,
 )
+
+
+@dataclass(frozen=True)
+class Output:
+    """One message to publish: identical bytes whenever it is sent again."""
+
+    topic: str
+    key: bytes | None
+    value: bytes
+    partition: int | None = None
+    """Only for the router's fan-out; an account's outputs go by their key."""
+
+    def dump(self) -> list[str | None]:
+        key = self.key.decode() if self.key is not None else None
+        return [self.topic, key, self.value.decode()]
+
+    @classmethod
+    def load(cls, item: list[str | None]) -> Output:
+        topic, key, value = item
+        assert topic is not None and value is not None
+        return cls(topic, key.encode() if key is not None else None, value.encode())
+
+
+@dataclass
+class StoredAccount:
+    """An account with what the worker keeps beside it in the same document."""
+
+    account: Account
+    applied: dict[str, int] = field(default_factory=dict)
+    """Source (``topic#partition``, and the router's ``ticks#q``) -> last offset applied."""
+    outbox: list[Output] = field(default_factory=list)
+    """The outputs of the last batch that changed the account."""
+
+    def has_applied(self, source: str, offset: int) -> bool:
+        return self.applied.get(source, -1) >= offset
+
+
+def dump_stored(stored: StoredAccount) -> dict[str, Any]:
+    return {
+        **dump_account(stored.account),
+        "applied": stored.applied,
+        "outbox": [output.dump() for output in stored.outbox],
+    }
+
+
+def load_stored(document: dict[str, Any]) -> StoredAccount:
+    return StoredAccount(
+        load_account(document),
+        dict(document.get("applied", {})),
+        [Output.load(item) for item in document.get("outbox", [])],
+    )
 
 
 def dump_account(account: Account) -> dict[str, Any]:

@@ -16,14 +16,16 @@ from fillstream.core import engine
 from fillstream.core.events import AccountStatusChanged, Event
 from fillstream.core.model import Account, AccountLimits, SeenOrder
 from fillstream.settings import Settings
+from fillstream.wire import topics as contract
 from fillstream.wire.codec import decode
 from fillstream.wire.inbound import AccountMessage, OrderMessage, to_order
 from fillstream.wire.market_data import InstrumentUpdate, MarketDataBatch
-from fillstream.worker.documents import dump_seen, load_seen
+from fillstream.worker.checkpoint import Checkpoint
+from fillstream.worker.documents import Output, StoredAccount, dump_seen, load_seen
 from fillstream.worker.inputs import Input, event_time, require_key
 from fillstream.worker.partition_state import PartitionState, WorkerState, watched_symbols
 from fillstream.worker.publishing import Publisher
-from fillstream.worker.sequencing import Sequencer, already_applied
+from fillstream.worker.sequencing import Sequencer
 from fillstream.worker.tables import Table, Tables, market_key, pair_key
 
 # Records are taken in batches of up to this many, waiting at most this long for more: Faust
@@ -46,14 +48,18 @@ class Execution:
         tables: Tables,
         state: WorkerState,
         publisher: Publisher,
+        checkpoint: Checkpoint,
         sequencer: Sequencer,
     ) -> None:
         self._tables = tables
         self._state = state
         self._publisher = publisher
+        self._checkpoint = checkpoint
         self._sequencer = sequencer
-        self._orders = settings.topic("orders")
-        self._accounts = settings.topic("accounts")
+        self._orders = settings.topic(contract.ORDERS.name)
+        self._accounts = settings.topic(contract.ACCOUNTS.name)
+        self._instruments = settings.topic(contract.INSTRUMENTS.name)
+        self._ticks = settings.topic(contract.TICKS.name)
         self._defaults = AccountLimits(
             settings.default_max_leverage,
             settings.default_max_order_pct,
@@ -64,57 +70,70 @@ class Execution:
 
     async def run(self, stream: StreamT) -> None:
         """The agent."""
-        await self._sequencer.run(stream, self.handle)
+        await self._sequencer.run(stream, self.handle, committed=self._state.committed)
 
     async def handle(self, record: Input) -> None:
         state = self._state.of(record.partition)
         try:
             if record.topic == self._orders:
-                events = self._on_order(record, state)
+                self._on_order(record, state)
             elif record.topic == self._accounts:
-                events = self._on_account(record, state)
+                self._on_account(record, state)
             else:
-                events = self._on_market_data(record, state)
+                self._on_market_data(record, state)
         except BaseException:
             state.forget_accounts()
             raise
-        await self._publisher.publish(events)
 
-    def _on_order(self, record: Input, state: PartitionState) -> list[Event]:
+    def _replayed(self, record: Input, state: PartitionState, stored: StoredAccount) -> bool:
+        """The account's document already holds this record (a crash came before progress was
+        stored): pass it over, and send what the account owes again."""
+        if not stored.has_applied(record.progress_key, record.offset):
+            return False
+        self._checkpoint.publish(state.owed(stored))
+        return True
+
+    def _on_order(self, record: Input, state: PartitionState) -> None:
         message = decode(OrderMessage, record.value)
         require_key(record, message.account_id, "account_id")
         order = to_order(message)
-        order_ids = _OrderIds(self._tables.order_ids, message.account_id)
-        if already_applied(order_ids.get(order.order_id), record):
-            return []
-        account = state.load(message.account_id)
+        stored = state.stored(message.account_id)
+        if stored is not None and self._replayed(record, state, stored):
+            return
+        account = stored.account if stored is not None else None
         watched_before = watched_symbols(account)
         events = engine.submit_order(
             account,
             order,
             state.market(),
-            order_ids=order_ids,
+            order_ids=_OrderIds(self._tables.order_ids, message.account_id),
             now=event_time(record, message.ts, self._max_clock_skew),
             offset=record.offset,
             duplicate_window=self._duplicate_window,
         )
-        if account is not None:
-            state.save(account, watched_before)
-        return events
+        outputs = self._publisher.outputs(events)
+        if stored is not None:
+            state.save(stored, watched_before, {record.progress_key: record.offset}, outputs)
+        self._checkpoint.publish(outputs)
 
-    def _on_account(self, record: Input, state: PartitionState) -> list[Event]:
+    def _on_account(self, record: Input, state: PartitionState) -> None:
         message = decode(AccountMessage, record.value)
         require_key(record, message.account_id, "account_id")
-        existing = state.load(message.account_id)
-        if existing is not None:
-            existing.limits = self._limits(message, existing.limits)
-            state.save(existing, watched_symbols(existing))
-            return []
+        stored = state.stored(message.account_id)
+        applied = {record.progress_key: record.offset}
+        if stored is not None:
+            if self._replayed(record, state, stored):
+                return
+            stored.account.limits = self._limits(message, stored.account.limits)
+            state.save(stored, watched_symbols(stored.account), applied, [])
+            return
         account = engine.open_account(
             message.account_id, message.starting_balance, self._limits(message, self._defaults)
         )
-        state.save(account, set())
-        return [AccountStatusChanged(account.account_id, "active", "opened", record.record_time)]
+        opened = AccountStatusChanged(account.account_id, "active", "opened", record.record_time)
+        outputs = self._publisher.outputs([opened])
+        state.save(StoredAccount(account), set(), applied, outputs)
+        self._checkpoint.publish(outputs)
 
     @staticmethod
     def _limits(message: AccountMessage, current: AccountLimits) -> AccountLimits:
@@ -126,23 +145,31 @@ class Execution:
         }
         return replace(current, **given)
 
-    def _on_market_data(self, record: Input, state: PartitionState) -> list[Event]:
+    def _on_market_data(self, record: Input, state: PartitionState) -> None:
         """One batch of instruments and ticks from the router, applied in order.
 
         Resting limits fill on the first tick that trades through them. Marks are conflated in
         event time: once MARK_INTERVAL of tick time has passed since the partition's last
         marks, every account holding or resting on a symbol that ticked since then is marked
         once, at the latest prices. Marking every holder on every tick cost accounts x ticks.
-        Prices and changed accounts are stored once per batch.
+        Prices and changed accounts are stored once per batch. An input the router sent again
+        after a crash is applied once: the partition, and each account, keep the offsets of
+        the router's inputs they have applied.
         """
         batch = decode(MarketDataBatch, record.value)
+        position = state.market_position
         prices: dict[str, dict] = {}
-        touched = _Touched(state)
+        touched = _Touched(state, record)
         resting_on: dict[str, list[_Touch]] = {}
         market = state.market()
         events: list[Event] = []
         ts: datetime | None = None
         for update in batch.updates:
+            topic = self._instruments if isinstance(update, InstrumentUpdate) else self._ticks
+            source = f"{topic}#{update.partition}"
+            if position.get(source, -1) >= update.offset:
+                continue
+            position[source] = update.offset
             if isinstance(update, InstrumentUpdate):
                 state.set_instrument(update.instrument)
                 continue
@@ -159,14 +186,16 @@ class Execution:
                     if _rests_on(state.load(account_id), symbol)
                 ]
             for entry in resting_on[key]:
+                if entry.replayed or entry.stored.has_applied(source, update.offset):
+                    continue
                 filled = engine.fill_resting(entry.account, symbol, market, ts)
                 entry.changed |= bool(filled)
                 events += filled
         for key, document in prices.items():
             self._tables.prices[key] = document
-        if ts is None:
-            return events
-        if (
+        if batch.updates:
+            state.store_market_position()
+        if ts is not None and (
             state.last_marks is None
             or ts - state.last_marks >= MARK_INTERVAL
             or ts < state.last_marks
@@ -177,13 +206,25 @@ class Execution:
             state.unmarked.clear()
             state.last_marks = ts
         for entry in touched.entries():
-            if entry.mark:
+            if entry.mark and not entry.replayed and ts is not None:
                 marked = engine.mark(entry.account, market, ts)
                 entry.changed |= bool(marked)
                 events += marked
-            if entry.changed or entry.account.peak_equity != entry.peak_before:
-                state.save(entry.account, entry.watched_before)
-        return events
+        outputs = self._publisher.outputs(events)
+        owed: dict[bytes | None, list[Output]] = {}
+        for output in outputs:
+            owed.setdefault(output.key, []).append(output)
+        for entry in touched.entries():
+            if entry.replayed:
+                self._checkpoint.publish(state.owed(entry.stored))
+            elif entry.changed or entry.account.peak_equity != entry.peak_before:
+                state.save(
+                    entry.stored,
+                    entry.watched_before,
+                    {record.progress_key: record.offset},
+                    owed.get(entry.account.account_id.encode(), []),
+                )
+        self._checkpoint.publish(outputs)
 
 
 class _OrderIds:
@@ -208,27 +249,30 @@ def _rests_on(account: Account | None, symbol: str) -> bool:
 class _Touch:
     """An account a batch fills or marks, and what decides whether it must be stored again."""
 
-    def __init__(self, account: Account) -> None:
-        self.account = account
-        self.watched_before = watched_symbols(account)
-        self.peak_before = account.peak_equity
+    def __init__(self, stored: StoredAccount, record: Input) -> None:
+        self.stored = stored
+        self.account = stored.account
+        self.replayed = stored.has_applied(record.progress_key, record.offset)
+        self.watched_before = watched_symbols(self.account)
+        self.peak_before = self.account.peak_equity
         self.changed = False
         self.mark = False
 
 
 class _Touched:
-    """The accounts one batch touches, in the order it first touched them."""
+    """The accounts one market-data record touches, in the order it first touched them."""
 
-    def __init__(self, state: PartitionState) -> None:
+    def __init__(self, state: PartitionState, record: Input) -> None:
         self._state = state
+        self._record = record
         self._entries: dict[str, _Touch] = {}
 
     def of(self, account_id: str) -> _Touch:
         entry = self._entries.get(account_id)
         if entry is None:
-            account = self._state.load(account_id)
-            assert account is not None, f"watched account {account_id!r} has no state"
-            entry = self._entries[account_id] = _Touch(account)
+            stored = self._state.stored(account_id)
+            assert stored is not None, f"watched account {account_id!r} has no state"
+            entry = self._entries[account_id] = _Touch(stored, self._record)
         return entry
 
     def entries(self) -> list[_Touch]:

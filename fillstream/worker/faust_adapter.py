@@ -5,8 +5,12 @@ An upgrade of faust-streaming checks this module and nothing else.
 
 from __future__ import annotations
 
+import asyncio
 import weakref
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
+from typing import Any
 
 import faust
 from faust.streams import _current_event
@@ -39,3 +43,32 @@ async def fetch_partitions(app: faust.App, topic: str) -> None:
     ask its producer for that."""
     producer = app.producer._ensure_producer()  # type: ignore[attr-defined]
     await producer.partitions_for(topic)
+
+
+_changelog_writes: ContextVar[list[asyncio.Future] | None] = ContextVar(
+    "changelog_writes", default=None
+)
+
+
+class DurableTable(faust.Table):
+    """A Faust table whose changelog writes can be awaited: Faust queues them (``send_soon``)
+    and hands no one the futures. Inside `collect_changelog_writes`, each write's future (done
+    when Kafka acknowledges it) is kept."""
+
+    def send_changelog(self, *args: Any, **kwargs: Any) -> Any:
+        future = super().send_changelog(*args, **kwargs)
+        collected = _changelog_writes.get()
+        if collected is not None:
+            collected.append(future)
+        return future
+
+
+@contextmanager
+def collect_changelog_writes() -> Iterator[list[asyncio.Future]]:
+    """The futures of the changelog writes this task makes inside the block."""
+    collected: list[asyncio.Future] = []
+    token = _changelog_writes.set(collected)
+    try:
+        yield collected
+    finally:
+        _changelog_writes.reset(token)

@@ -7,6 +7,7 @@ from fillstream.broker.admin import pipeline_topics
 from fillstream.settings import Settings
 from fillstream.worker import api, execution, router, status
 from fillstream.worker.app import App, create_app
+from fillstream.worker.checkpoint import Checkpoint
 from fillstream.worker.dead_letters import DeadLetters
 from fillstream.worker.partition_state import WorkerState
 from fillstream.worker.publishing import Publisher
@@ -29,25 +30,44 @@ def build(settings: Settings) -> App:
     state = WorkerState(tables)
     # mode's handler type wants an unbound function; a bound method is what it calls.
     app.on_partitions_revoked.connect(state.on_partitions_revoked)  # type: ignore[arg-type]
-    dead_letters = DeadLetters(topics.dead_letters)
+    outputs = {
+        topic.get_topic_name(): topic
+        for topic in (
+            topics.fills,
+            topics.order_events,
+            topics.risk_events,
+            topics.dead_letters,
+            topics.market_data,
+        )
+    }
 
-    def sequencer(agent: str, size: int, within: float) -> Sequencer:
+    def sequencer(agent: str, checkpoint: Checkpoint, size: int, within: float) -> Sequencer:
+        dead_letters = DeadLetters(topics.dead_letters.get_topic_name(), checkpoint)
         return Sequencer(
-            agent, tables.progress, dead_letters, app.kafka_bootstrap, size=size, within=within
+            agent,
+            tables.progress,
+            checkpoint,
+            dead_letters,
+            app.kafka_bootstrap,
+            size=size,
+            within=within,
         )
 
+    routing = Checkpoint(outputs)
     market_router = router.Router(
         settings,
         tables.router_instruments,
-        topics.market_data,
-        sequencer("route_market_data", router.BATCH_SIZE, router.BATCH_WINDOW),
+        routing,
+        sequencer("route_market_data", routing, router.BATCH_SIZE, router.BATCH_WINDOW),
     )
+    executing = Checkpoint(outputs)
     executor = execution.Execution(
         settings,
         tables,
         state,
-        Publisher(topics.fills, topics.order_events, topics.risk_events, tables.order_status),
-        sequencer("execute", execution.BATCH_SIZE, execution.BATCH_WINDOW),
+        Publisher(settings, tables.order_status),
+        executing,
+        sequencer("execute", executing, execution.BATCH_SIZE, execution.BATCH_WINDOW),
     )
     app.agent(topics.symbol_inputs, name="route_market_data")(market_router.run)
     app.agent(topics.account_inputs, name="execute")(executor.run)

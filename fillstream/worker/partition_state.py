@@ -2,10 +2,11 @@
 
 A batch of ticks marks every account holding its symbols, each at all its positions; reading and
 decoding those from the tables dominated its cost. So each partition keeps decoded accounts,
-instruments and prices, the index of who holds or rests on each symbol, and its mark clock. The
-tables stay the truth: every partition's state is dropped when partitions move (another worker
-may have changed the tables) and rebuilt from the tables as it is used; a record that fails part
-way drops its partition's decoded accounts (its changes were not stored).
+instruments and prices, the index of who holds or rests on each symbol, its mark clock, and how
+far it has applied the router's inputs. The tables stay the truth: every partition's state is
+dropped when partitions move (another worker may have changed the tables) and rebuilt from the
+tables as it is used; a record that fails part way drops its partition's decoded accounts (its
+changes were not stored).
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from typing import Any, TypeVar
 from fillstream.core import engine
 from fillstream.core.model import Account, Instrument, split_position_key
 from fillstream.wire.inbound import InstrumentMessage, to_instrument
-from fillstream.worker.documents import dump_account, load_account
+from fillstream.worker.documents import Output, StoredAccount, dump_stored, load_stored
 from fillstream.worker.tables import (
     Table,
     Tables,
@@ -35,31 +36,75 @@ class PartitionState:
     def __init__(self, partition: int, tables: Tables) -> None:
         self.partition = partition
         self._tables = tables
-        self._accounts: dict[str, Account] = {}
+        self._accounts: dict[str, StoredAccount] = {}
         self._instruments: dict[str, Instrument] = {}
         self._prices: dict[str, Decimal] = {}
         self._watchers: dict[str, set[str]] | None = None
+        self._market_position: dict[str, int] | None = None
+        self._changed: set[str] = set()
+        self._resent: set[str] = set()
         self.last_marks: datetime | None = None
         """The tick time of this partition's last marks (see `execution.MARK_INTERVAL`)."""
         self.unmarked: set[str] = set()
         """Market keys that ticked since the last marks."""
 
+    def stored(self, account_id: str) -> StoredAccount | None:
+        return _decoded(self._accounts, self._tables.accounts, account_id, load_stored)
+
     def load(self, account_id: str) -> Account | None:
-        return _decoded(self._accounts, self._tables.accounts, account_id, load_account)
+        stored = self.stored(account_id)
+        return stored.account if stored is not None else None
 
     def forget_accounts(self) -> None:
         """After a record failed part way: its changes to decoded accounts were not stored."""
         self._accounts.clear()
 
-    def save(self, account: Account, watched_before: set[str]) -> None:
-        """Store the account and keep the index of who to mark on a tick in step with it."""
-        self._tables.accounts[account.account_id] = dump_account(account)
-        self._accounts[account.account_id] = account
+    def save(
+        self,
+        stored: StoredAccount,
+        watched_before: set[str],
+        applied: dict[str, int],
+        outputs: list[Output],
+    ) -> None:
+        """Store the account with the offsets it has now applied (and the router's inputs the
+        partition has applied) and the outputs its changes in this batch owe; keep the index
+        of who to mark on a tick in step with it."""
+        account = stored.account
+        if account.account_id not in self._changed:
+            stored.outbox = []
+            self._changed.add(account.account_id)
+        stored.outbox.extend(outputs)
+        stored.applied.update(self.market_position)
+        stored.applied.update(applied)
+        self._tables.accounts[account.account_id] = dump_stored(stored)
+        self._accounts[account.account_id] = stored
         watched_after = watched_symbols(account)
         for symbol in watched_after - watched_before:
             self._watch(market_key(symbol, self.partition), account.account_id)
         for symbol in watched_before - watched_after:
             self._unwatch(market_key(symbol, self.partition), account.account_id)
+
+    def owed(self, stored: StoredAccount) -> list[Output]:
+        """What an account already holding a replayed record owes: its last outputs, once."""
+        if stored.account.account_id in self._resent:
+            return []
+        self._resent.add(stored.account.account_id)
+        return list(stored.outbox)
+
+    def committed(self) -> None:
+        """The batch's outputs are delivered: the next change of an account owes afresh."""
+        self._changed.clear()
+
+    @property
+    def market_position(self) -> dict[str, int]:
+        """The router's inputs (``instruments#q``, ``ticks#q``) -> last offset applied here."""
+        if self._market_position is None:
+            stored = self._tables.market_positions.get(str(self.partition))
+            self._market_position = dict(stored or {})
+        return self._market_position
+
+    def store_market_position(self) -> None:
+        self._tables.market_positions[str(self.partition)] = dict(self.market_position)
 
     def set_instrument(self, message: InstrumentMessage) -> None:
         key = market_key(message.symbol, self.partition)
@@ -129,6 +174,10 @@ class WorkerState:
 
     async def on_partitions_revoked(self, sender: Any, *args: Any, **kwargs: Any) -> None:
         self._partitions.clear()
+
+    def committed(self) -> None:
+        for state in self._partitions.values():
+            state.committed()
 
 
 def watched_symbols(account: Account | None) -> set[str]:

@@ -1,15 +1,15 @@
-"""Turns the core's events into the contract's messages, sends them, and keeps each order's
-status for the API's lookups."""
+"""Turns the core's events into the contract's messages (the bytes that will be published), and
+keeps each order's status for the API's lookups. Sending is the checkpoint's."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 
-from faust.types import TopicT
-
 from fillstream import metrics
 from fillstream.core.events import AccountStatusChanged, Event, Fill, OrderEvent, OrderStatus
 from fillstream.core.model import Reason
+from fillstream.settings import Settings
+from fillstream.wire import topics as contract
 from fillstream.wire.codec import encode
 from fillstream.wire.outbound import (
     AccountStatusMessage,
@@ -17,29 +17,28 @@ from fillstream.wire.outbound import (
     FillMessage,
     OrderEventMessage,
 )
+from fillstream.worker.documents import Output
 from fillstream.worker.tables import Table, pair_key
 
 
 class Publisher:
-    def __init__(
-        self, fills: TopicT, order_events: TopicT, risk_events: TopicT, order_status: Table
-    ) -> None:
-        self._fills = fills
-        self._order_events = order_events
-        self._risk_events = risk_events
+    def __init__(self, settings: Settings, order_status: Table) -> None:
+        self._fills = settings.topic(contract.FILLS.name)
+        self._order_events = settings.topic(contract.ORDER_EVENTS.name)
+        self._risk_events = settings.topic(contract.RISK_EVENTS.name)
         self._order_status = order_status
 
-    async def publish(self, events: Sequence[Event]) -> None:
-        """One input's events, in order; each order's status is stored once per input, so an
-        order accepted and filled at once (three events) is written once."""
+    def outputs(self, events: Sequence[Event]) -> list[Output]:
+        """One input's events as messages, in order; each order's status is stored once per
+        input, so an order accepted and filled at once (three events) is written once."""
         statuses: dict[str, dict] = {}
-        for event in events:
-            await self._send(event, statuses)
+        outputs = [self._output(event, statuses) for event in events]
         for key, status in statuses.items():
             self._order_status[key] = status
+        return outputs
 
-    async def _send(self, event: Event, statuses: dict[str, dict]) -> None:
-        topic: TopicT
+    def _output(self, event: Event, statuses: dict[str, dict]) -> Output:
+        topic: str
         message: FillMessage | OrderEventMessage | AccountStatusMessage | DrawdownViolationMessage
         if isinstance(event, Fill):
             topic, message = self._fills, FillMessage.model_validate(event)
@@ -55,15 +54,15 @@ class Publisher:
             metrics.DRAWDOWN_VIOLATIONS.inc()
         if isinstance(message, FillMessage | OrderEventMessage):
             self._remember(message, statuses)
-        await topic.send(key=event.account_id.encode(), value=encode(message))
-        metrics.MESSAGES_OUT.labels(topic.get_topic_name()).inc()
+        return Output(topic, event.account_id.encode(), encode(message))
 
     def _remember(
         self, message: FillMessage | OrderEventMessage, statuses: dict[str, dict]
     ) -> None:
         """Keep each order's latest status and its fills. An order's first event starts its
         status afresh (an order id may come back after the duplicate window); a duplicate's
-        rejection is about another message and leaves the first order's status alone."""
+        rejection is about another message and leaves the first order's status alone. A fill
+        computed again after a crash replaces the one with its id."""
         key = pair_key(message.account_id, message.order_id)
         if isinstance(message, OrderEventMessage):
             if message.reason is Reason.DUPLICATE_ORDER_ID:
@@ -72,7 +71,9 @@ class Publisher:
                 statuses[key] = {"fills": []}
         status = statuses.get(key) or self._order_status.get(key) or {"fills": []}
         if isinstance(message, FillMessage):
-            status["fills"] = [*status["fills"], message.model_dump(mode="json", exclude_none=True)]
+            fill = message.model_dump(mode="json", exclude_none=True)
+            others = [kept for kept in status["fills"] if kept["fill_id"] != message.fill_id]
+            status["fills"] = [*others, fill]
         else:
             status.update(message.model_dump(mode="json", exclude_none=True, exclude={"order_id"}))
         statuses[key] = status

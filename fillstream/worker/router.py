@@ -9,14 +9,16 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from faust.types import StreamT, TopicT
+from faust.types import StreamT
 
-from fillstream import metrics
 from fillstream.core.model import Kind
 from fillstream.settings import Settings
+from fillstream.wire import topics as contract
 from fillstream.wire.codec import BadMessage, decode, encode
 from fillstream.wire.inbound import InstrumentMessage, TickMessage
 from fillstream.wire.market_data import InstrumentUpdate, MarketDataBatch, TickUpdate
+from fillstream.worker.checkpoint import Checkpoint
+from fillstream.worker.documents import Output
 from fillstream.worker.inputs import Input, event_time, require_key
 from fillstream.worker.sequencing import Sequencer
 from fillstream.worker.tables import Table
@@ -30,14 +32,11 @@ BATCH_WINDOW = 0.02
 
 class Router:
     def __init__(
-        self,
-        settings: Settings,
-        kinds: Table,
-        market_data: TopicT,
-        sequencer: Sequencer,
+        self, settings: Settings, kinds: Table, checkpoint: Checkpoint, sequencer: Sequencer
     ) -> None:
         self._kinds = kinds
-        self._market_data = market_data
+        self._market_data = settings.topic(contract.MARKET_DATA.name)
+        self._checkpoint = checkpoint
         self._sequencer = sequencer
         self._instruments = settings.topic("instruments")
         self._partitions = settings.topic_partitions
@@ -60,7 +59,11 @@ class Router:
                     "(positions and prices in it would change meaning)"
                 )
             self._kinds[instrument.symbol] = instrument.kind.value
-            self._updates.append(InstrumentUpdate(instrument=instrument))
+            self._updates.append(
+                InstrumentUpdate(
+                    instrument=instrument, partition=record.partition, offset=record.offset
+                )
+            )
             return
         tick = decode(TickMessage, record.value)
         require_key(record, tick.symbol, "symbol")
@@ -68,7 +71,13 @@ class Router:
         if kind == Kind.PREDICTION.value and tick.price >= 1:
             raise BadMessage(f"a prediction market's YES price must be in (0, 1), got {tick.price}")
         ts = event_time(record, tick.ts, self._max_clock_skew)
-        self._updates.append(TickUpdate(tick=tick.model_copy(update={"ts": ts})))
+        self._updates.append(
+            TickUpdate(
+                tick=tick.model_copy(update={"ts": ts}),
+                partition=record.partition,
+                offset=record.offset,
+            )
+        )
 
     async def broadcast(self) -> None:
         """The batch, to every account partition."""
@@ -76,6 +85,7 @@ class Router:
             return
         value = encode(MarketDataBatch(updates=self._updates))
         self._updates = []
-        for partition in range(self._partitions):
-            await self._market_data.send(key=None, value=value, partition=partition)
-        metrics.MESSAGES_OUT.labels(self._market_data.get_topic_name()).inc(self._partitions)
+        self._checkpoint.publish(
+            Output(self._market_data, None, value, partition)
+            for partition in range(self._partitions)
+        )

@@ -8,10 +8,9 @@ state it describes and restored from the same changelog. A message before it is 
 passed over; a message past it means some were skipped, and those are read back with a plain
 consumer and processed first, in order.
 
-Progress is written once per batch, after the state each record changed; a crash in between
-leaves an order's id stored with the offset of the very record being replayed, which
-`already_applied` recognises (one guard, two records of the same fact, until state and progress
-are written atomically).
+Progress is written at each checkpoint, after the state and the outputs of the batch
+(`checkpoint`); what a crash before it replays, each account passes over by its own applied
+offsets.
 """
 
 from __future__ import annotations
@@ -25,20 +24,15 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from faust.types import EventT, StreamT
 
 from fillstream import metrics
-from fillstream.core.model import SeenOrder
+from fillstream.worker.checkpoint import Checkpoint
 from fillstream.worker.dead_letters import DeadLetters, Handler
-from fillstream.worker.faust_adapter import batches, write_tables_for
+from fillstream.worker.faust_adapter import batches, collect_changelog_writes, write_tables_for
 from fillstream.worker.inputs import Input
 from fillstream.worker.tables import Table
 
 logger = logging.getLogger(__name__)
 REREAD_TIMEOUT_MS = 10_000
 READ_BACK_ATTEMPTS = 3
-
-
-def already_applied(seen: SeenOrder | None, record: Input) -> bool:
-    """The order this record carries was applied by this very record before a crash."""
-    return seen is not None and seen.offset == record.offset
 
 
 class Sequencer:
@@ -53,6 +47,7 @@ class Sequencer:
         self,
         agent: str,
         progress: Table,
+        checkpoint: Checkpoint,
         dead_letters: DeadLetters,
         bootstrap: str,
         *,
@@ -61,27 +56,51 @@ class Sequencer:
     ) -> None:
         self.agent = agent
         self._progress = progress
+        self._checkpoint = checkpoint
         self._dead_letters = dead_letters
         self._bootstrap = bootstrap
         self.size = size
         self.within = within
 
     async def run(
-        self, stream: StreamT, handle: Handler, flush: Callable[[], Awaitable[None]] | None = None
+        self,
+        stream: StreamT,
+        handle: Handler,
+        flush: Callable[[], Awaitable[None]] | None = None,
+        committed: Callable[[], None] | None = None,
     ) -> None:
+        """``flush`` ends each batch (the router's broadcast); ``committed`` hears that a
+        checkpoint has delivered the batch's outputs."""
         timer = metrics.PROCESSING_SECONDS.labels(self.agent)
         async for events in batches(stream, self.size, self.within):
             batch = _Batch(self._progress)
-            for event in events:
-                write_tables_for(event)
-                for record in await self._in_order(event, batch):
-                    started = time.perf_counter()
-                    await self._dead_letters.guarded(record, handle)
-                    timer.observe(time.perf_counter() - started)
-                    metrics.MESSAGES_IN.labels(record.topic).inc()
-            if flush is not None:
-                await flush()
-            batch.store()
+            with collect_changelog_writes() as writes:
+                for event in events:
+                    write_tables_for(event)
+                    for record in await self._in_order(event, batch):
+                        started = time.perf_counter()
+                        await self._dead_letters.guarded(record, handle)
+                        timer.observe(time.perf_counter() - started)
+                        metrics.MESSAGES_IN.labels(record.topic).inc()
+                    if self._checkpoint.full:
+                        await self._commit(batch, writes, flush, committed)
+                        batch = _Batch(self._progress)
+            await self._commit(batch, writes, flush, committed)
+
+    async def _commit(
+        self,
+        batch: _Batch,
+        writes: list,
+        flush: Callable[[], Awaitable[None]] | None,
+        committed: Callable[[], None] | None,
+    ) -> None:
+        if flush is not None:
+            await flush()
+        state_writes = list(writes)
+        await self._checkpoint.commit(state_writes, batch.store)
+        writes.clear()
+        if committed is not None:
+            committed()
 
     async def _in_order(self, event: EventT, batch: _Batch) -> list[Input]:
         """The records to process now, in order: none for a replay, the skipped ones before a

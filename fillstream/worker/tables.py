@@ -20,7 +20,8 @@ Table = MutableMapping[str, Any]
 @dataclass(frozen=True)
 class Tables:
     accounts: Table
-    """account_id -> account document (`documents`)."""
+    """account_id -> account document with its applied offsets and owed outputs
+    (`documents`)."""
     instruments: Table
     """symbol@partition -> instrument."""
     prices: Table
@@ -35,6 +36,8 @@ class Tables:
     """[account_id, order_id] -> last status, reason and fills."""
     progress: Table
     """topic#partition -> next offset to process."""
+    market_positions: Table
+    """partition -> the router's inputs (``instruments#q``, ``ticks#q``) -> last offset applied."""
 
     @classmethod
     def declare(cls, app: faust.App) -> Tables:
@@ -48,6 +51,7 @@ class Tables:
             "order_ids": "order-ids",
             "order_status": "order-status",
             "progress": "progress",
+            "market_positions": "market-positions",
         }
         return cls(
             **{

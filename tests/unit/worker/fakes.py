@@ -3,6 +3,7 @@ Tables are plain dicts (`Tables.in_memory`)."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from dataclasses import dataclass, field
@@ -30,8 +31,12 @@ class FakeTopic:
 
     async def send(
         self, *, key: bytes | None = None, value: bytes, partition: int | None = None
-    ) -> None:
+    ) -> asyncio.Future:
+        """Delivered at once."""
         self.sent.append(Sent(key, json.loads(value), partition))
+        delivered = asyncio.get_running_loop().create_future()
+        delivered.set_result(None)
+        return delivered
 
     def values(self) -> list[dict]:
         return [sent.value for sent in self.sent]

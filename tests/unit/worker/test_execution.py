@@ -3,11 +3,13 @@ dicts for tables and topics that record what is sent (the broker tests prove the
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
 
 from fillstream.settings import Settings
+from fillstream.worker.checkpoint import Checkpoint
 from fillstream.worker.dead_letters import DeadLetters
 from fillstream.worker.execution import Execution
 from fillstream.worker.inputs import Input
@@ -26,32 +28,44 @@ class Worker:
     """The router and the execution agent of one worker, wired as `worker.main.build` wires
     them, on in-memory tables."""
 
-    def __init__(self, tmp_path) -> None:
+    def __init__(self, tmp_path, tables: Tables | None = None) -> None:
         self.settings = Settings(data_dir=tmp_path, topic_partitions=1)
-        self.tables = Tables.in_memory()
+        self.tables = tables or Tables.in_memory()
         self.topics = {name: FakeTopic(name) for name in (
             "fills", "order-events", "risk-events", "dead-letters", "market-data")}  # fmt: skip
-        self.dead_letters = DeadLetters(self.topics["dead-letters"])
-        unused = Sequencer("unused", {}, self.dead_letters, "", size=1, within=0)
-        self.router = Router(
-            self.settings, self.tables.router_instruments, self.topics["market-data"], unused
-        )
-        publisher = Publisher(
-            self.topics["fills"],
-            self.topics["order-events"],
-            self.topics["risk-events"],
-            self.tables.order_status,
-        )
+        self.checkpoint = Checkpoint(self.topics)
+        self.dead_letters = DeadLetters("dead-letters", self.checkpoint)
+        unused = Sequencer("unused", {}, self.checkpoint, self.dead_letters, "", size=1, within=0)
+        self.router = Router(self.settings, self.tables.router_instruments, self.checkpoint, unused)
+        self.state = WorkerState(self.tables)
         self.execution = Execution(
-            self.settings, self.tables, WorkerState(self.tables), publisher, unused
+            self.settings,
+            self.tables,
+            self.state,
+            Publisher(self.settings, self.tables.order_status),
+            self.checkpoint,
+            unused,
         )
         self.inputs = Inputs()
 
     async def handle(self, record: Input) -> None:
-        handle = (
-            self.router.add if record.topic in ("instruments", "ticks") else self.execution.handle
+        """One record as a batch of its own, up to its checkpoint."""
+        await self.apply(record)
+        await self.checkpoint.commit([], lambda: None)
+        self.state.committed()
+
+    async def apply(self, record: Input) -> None:
+        """The record's state changes, its outputs still to send (a crash may come now)."""
+        router = record.topic in ("instruments", "ticks")
+        await self.dead_letters.guarded(
+            record, self.router.add if router else self.execution.handle
         )
-        await self.dead_letters.guarded(record, handle)
+
+    def restarted(self) -> Worker:
+        """Another worker on the durable state: these tables, nothing in memory or in flight."""
+        other = Worker(self.settings.data_dir, copy.deepcopy(self.tables))
+        other.inputs = self.inputs
+        return other
 
     async def market(self, *updates: tuple[str, str, dict]) -> None:
         """Through the router, and its batch to the execution agent as market-data."""
@@ -59,6 +73,7 @@ class Worker:
             await self.handle(self.inputs.record(topic, key, value))
         sent_before = len(self.topics["market-data"].sent)
         await self.router.broadcast()
+        await self.checkpoint.commit([], lambda: None)
         for sent in self.topics["market-data"].sent[sent_before:]:
             await self.handle(
                 self.inputs.record("market-data", None, json.dumps(sent.value).encode())
@@ -102,18 +117,53 @@ async def test_an_order_fills_and_its_state_and_status_are_stored(worker: Worker
     assert worker.tables.watchers == {pair_key(market_key("BTC", 0), "ann"): True}
 
 
-async def test_an_order_read_again_at_its_own_offset_publishes_nothing(worker: Worker) -> None:
-    """The state after a crash can hold the order's id while progress is behind it: the replay
-    is recognised, where another message with the same id is a duplicate."""
+async def test_a_record_the_state_already_holds_repeats_its_outputs_exactly(worker: Worker) -> None:
+    """A crash after the state was durable and before progress: the account passes the record
+    over and sends what it owes again, the same bytes; another message with the same id is a
+    duplicate."""
     record = worker.inputs.record("orders", "ann", worker.order("o1"))
     await worker.handle(record)
-    published = len(worker.topics["order-events"].sent)
+    first = worker.topics["fills"].values() + worker.topics["order-events"].values()
+    assert len(first) == 3
     await worker.handle(record)
-    assert len(worker.topics["order-events"].sent) == published
+    await worker.handle(record)
+    fills, events = worker.topics["fills"].values(), worker.topics["order-events"].values()
+    assert fills + events == [*first[:1], *first[:1], *first[1:], *first[1:]]
     await worker.handle(worker.inputs.record("orders", "ann", worker.order("o1")))
     assert worker.topics["order-events"].values()[-1]["reason"] == "DUPLICATE_ORDER_ID"
-    assert len(worker.topics["fills"].sent) == 1
+    assert [fill["fill_id"] for fill in worker.topics["fills"].values()] == ["ann#1", "ann#1"]
     assert worker.tables.accounts["ann"]["cash"] == "799.8"
+
+
+async def test_after_a_crash_outputs_are_the_ones_the_durable_state_owes(worker: Worker) -> None:
+    """Crash between the state's checkpoint and the outputs' delivery: a worker restarted on
+    that state publishes exactly what the first would have, once the record comes again."""
+    record = worker.inputs.record("orders", "ann", worker.order("o1"))
+    await worker.apply(record)
+    assert worker.topics["fills"].sent == []
+    restarted = worker.restarted()
+    await restarted.handle(record)
+    await worker.checkpoint.commit([], lambda: None)
+    assert restarted.topics["fills"].values() == worker.topics["fills"].values()
+    assert restarted.topics["order-events"].values() == worker.topics["order-events"].values()
+    assert restarted.tables.accounts["ann"] == worker.tables.accounts["ann"]
+
+
+async def test_after_a_crash_before_the_state_was_durable_the_order_runs_once(
+    worker: Worker,
+) -> None:
+    """Nothing of the lost run was published, so the replay publishes for the first time,
+    against the market as it is now; the account holds that one execution."""
+    durable = worker.restarted()
+    record = worker.inputs.record("orders", "ann", worker.order("o1"))
+    await worker.apply(record)  # lost: neither state nor outputs survive
+    tick = {"symbol": "BTC", "price": "101", "ts": "2026-04-01T10:00:01Z"}
+    await durable.market(("ticks", "BTC", tick))
+    await durable.handle(record)
+    (fill,) = durable.topics["fills"].values()
+    # 2 at 101 = 202, fee 0.202: cash 1000 - 202.202
+    assert (fill["fill_id"], fill["price"], fill["cash_after"]) == ("ann#1", "101", "797.798")
+    assert durable.tables.accounts["ann"]["cash"] == "797.798"
 
 
 async def test_a_resting_limit_fills_on_the_tick_through_it(worker: Worker) -> None:
