@@ -107,6 +107,8 @@ def _server_properties(data_dir: Path, port: int, controller_port: int) -> str:
         "transaction.state.log.min.isr": "1",
         "transaction.state.log.num.partitions": "10",
         "group.initial.rebalance.delay.ms": "0",
+        # Lets workers ask for session timeouts of a few seconds (failover in seconds).
+        "group.min.session.timeout.ms": "1000",
         "auto.create.topics.enable": "true",
         "delete.topic.enable": "true",
     }

@@ -74,6 +74,10 @@ def create_app(settings: Settings, topic_specs: Iterable[TopicSpec] = ()) -> App
         topic_replication_factor=1,
         processing_guarantee=settings.processing_guarantee,
         table_standby_replicas=settings.table_standby_replicas,
+        # Failover in seconds: the group notices a worker killed with kill -9 after this long,
+        # and the survivors take its partitions (warm, from their standby replicas).
+        broker_session_timeout=settings.kafka_session_timeout_seconds,
+        broker_heartbeat_interval=settings.kafka_heartbeat_seconds,
         web_port=settings.web_port,
         web_host="127.0.0.1",
         web_bind="127.0.0.1",

@@ -54,11 +54,15 @@ class Checkpoint:
     async def commit(
         self, state_writes: list[asyncio.Future], store_progress: Callable[[], None]
     ) -> None:
-        if state_writes:
-            await asyncio.gather(*state_writes)
+        await self._durable(state_writes)
         outputs, self._outputs, self._pending_bytes = self._outputs, [], 0
         await self._deliver(outputs)
         store_progress()
+
+    async def _durable(self, state_writes: list[asyncio.Future]) -> None:
+        """Every changelog write of the batch acknowledged."""
+        if state_writes:
+            await asyncio.gather(*state_writes)
 
     async def _deliver(self, outputs: list[Output]) -> None:
         """Send until every output is acknowledged: the state that owes them is durable, so

@@ -16,7 +16,9 @@ from fillstream.worker.tables import Tables
 from fillstream.worker.topics import Topics
 
 
-def build(settings: Settings) -> App:
+def build(settings: Settings, checkpoint: type[Checkpoint] = Checkpoint) -> App:
+    """``checkpoint`` is the class of each agent's checkpoint (the chaos tests pass one that
+    crashes the process at its most delicate moments)."""
     if settings.processing_guarantee == "exactly_once":
         # faust-streaming ties each transaction to one source partition; the market-data fan-out
         # writes to every partition, and those writes would sit in transactions never committed.
@@ -53,14 +55,14 @@ def build(settings: Settings) -> App:
             within=within,
         )
 
-    routing = Checkpoint(outputs)
+    routing = checkpoint(outputs)
     market_router = router.Router(
         settings,
         tables.router_instruments,
         routing,
         sequencer("route_market_data", routing, router.BATCH_SIZE, router.BATCH_WINDOW),
     )
-    executing = Checkpoint(outputs)
+    executing = checkpoint(outputs)
     executor = execution.Execution(
         settings,
         tables,

@@ -1,0 +1,305 @@
+"""Chaos for the pipeline, after Kafka Streams' exactly-once system test: workers killed with
+kill -9 at random moments (half of the time with their disk wiped) while orders and ticks flow,
+then a verifier that reads every output topic from the beginning.
+
+Used by the short test in tests/integration/test_chaos.py and the long run in bench/chaos.py.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import json
+import random
+import shutil
+import sys
+import time
+from collections import defaultdict
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from fillstream.auth import hash_key
+from fillstream.settings import Settings
+from tests.support import ADMIN_KEY, Upstream, WorkerProcess, worker_env
+
+STARTING_BALANCE = Decimal(100_000)
+OPENING = {"accepted", "rejected"}
+TERMINAL = {"rejected", "filled", "cancelled"}
+
+
+WORKER = [sys.executable, "-m", "fillstream.cli", "worker"]
+
+
+def crashing_worker(seed: int) -> list[str]:
+    """A worker that kills itself at a random phase of a random checkpoint."""
+    return [sys.executable, "-m", "tests.apps.crashing_worker", str(seed)]
+
+
+class Cluster:
+    """Workers of one app, each in its own process with its own disk."""
+
+    def __init__(
+        self,
+        bootstrap: str,
+        app_id: str,
+        root: Path,
+        workers: int,
+        command: list[str] = WORKER,
+        **extra: str,
+    ):
+        self.root = root
+        admin = json.dumps({hash_key(ADMIN_KEY): "admin"})
+        self.workers: list[WorkerProcess] = []
+        self.data_dirs: list[Path] = []
+        for n in range(workers):
+            data_dir = root / f"worker-{n}"
+            env = worker_env(bootstrap, data_dir, app_id, f"{app_id}.", api_keys=admin, **extra)
+            self.workers.append(WorkerProcess(command, env, root / f"worker-{n}.log"))
+            self.data_dirs.append(data_dir)
+        self.kills: list[dict] = []
+
+    def start(self) -> None:
+        for worker in self.workers:
+            worker.start()
+
+    def stop(self) -> None:
+        for worker in self.workers:
+            worker.stop()
+
+    def kill(self, n: int, wipe: bool) -> None:
+        """kill -9, and with ``wipe`` the worker's disk too: it restores from the changelogs."""
+        self.workers[n].kill()
+        self._down(n, wipe, "kill -9")
+
+    def _down(self, n: int, wipe: bool, how: str) -> None:
+        if wipe:
+            shutil.rmtree(self.data_dirs[n] / "faust", ignore_errors=True)
+        self.kills.append({"worker": n, "how": how, "wiped": wipe, "at": time.time()})
+
+    async def supervise(self, rng: random.Random) -> None:
+        """Restart every worker that died (crashing workers kill themselves), half of the time
+        on a wiped disk, after a pause."""
+        while True:
+            for n, worker in enumerate(self.workers):
+                if worker.exited:
+                    self._down(n, rng.random() < 0.5, "crashed")
+                    await asyncio.sleep(rng.uniform(0.2, 1.5))
+                    worker.start()
+            await asyncio.sleep(0.2)
+
+    def replace(self, command: list[str]) -> None:
+        """Every worker killed and started again running ``command``, on the same disks."""
+        for worker in self.workers:
+            worker.kill()
+            worker.command = command
+            worker.start()
+
+    def log_tails(self) -> str:
+        return "\n\n".join(worker.log_tail(30) for worker in self.workers)
+
+
+@dataclass
+class Load:
+    """Orders and ticks at a steady pace, from a seed; remembers every order it sent."""
+
+    settings: Settings
+    accounts: list[str]
+    seed: int = 1
+    orders_per_second: float = 40.0
+    ticks_per_second: float = 20.0
+    sent_orders: dict[str, str] = field(default_factory=dict)
+    """order_id -> account_id."""
+
+    async def setup(self, upstream: Upstream) -> None:
+        await upstream.send(self.settings.topic("instruments"), "XYZ", {
+            "symbol": "XYZ", "kind": "crypto", "taker_fee_bps": "10", "maker_fee_bps": "2",
+            "slippage_bps": "5", "tick_size": "0.01"})  # fmt: skip
+        for n, account in enumerate(self.accounts):
+            # Every fourth account has a tight drawdown limit: the market walk halts some.
+            limits = {"max_drawdown_pct": "0.5"} if n % 4 == 0 else {}
+            opening = {"account_id": account, "starting_balance": str(STARTING_BALANCE)}
+            await upstream.send(self.settings.topic("accounts"), account, {**opening, **limits})
+        await upstream.send(self.settings.topic("ticks"), "XYZ", self._tick(Decimal(100)))
+
+    def _tick(self, price: Decimal) -> dict:
+        now = time.time()
+        ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
+        return {"symbol": "XYZ", "price": str(price), "ts": ts}
+
+    async def run(self, upstream: Upstream, seconds: float) -> None:
+        rng = random.Random(self.seed)
+        price = Decimal(100)
+        started = time.monotonic()
+        next_tick = next_order = started
+        n = 0
+        while (now := time.monotonic()) - started < seconds:
+            if now >= next_tick:
+                price = max(Decimal("50"), price + Decimal(rng.randint(-40, 40)) / 100)
+                await upstream.send(self.settings.topic("ticks"), "XYZ", self._tick(price))
+                next_tick += 1 / self.ticks_per_second
+            if now >= next_order:
+                account = rng.choice(self.accounts)
+                order_id = f"o{n}"
+                n += 1
+                order: dict[str, Any] = {
+                    "order_id": order_id, "account_id": account, "symbol": "XYZ",
+                    "side": rng.choice(["buy", "sell"]), "type": "market",
+                    "quantity": str(rng.randint(1, 20))}  # fmt: skip
+                if rng.random() < 0.2:
+                    offset = Decimal(rng.randint(-100, 100)) / 100
+                    order.update(type="limit", limit_price=str(price + offset))
+                await upstream.send(self.settings.topic("orders"), account, order)
+                self.sent_orders[order_id] = account
+                next_order += 1 / self.orders_per_second
+            await asyncio.sleep(max(0.0, min(next_tick, next_order) - time.monotonic()))
+
+
+@dataclass(frozen=True)
+class Published:
+    partition: int
+    timestamp: float
+    """When the worker sent it (the record's create time), in seconds."""
+    value: dict
+
+
+async def read_all(
+    bootstrap: str, topics: list[str], partitions: int = 4
+) -> dict[str, list[Published]]:
+    """Every record of the topics from the beginning, read_committed."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=None,
+        enable_auto_commit=False,
+        isolation_level="read_committed",
+    )
+    await consumer.start()
+    try:
+        assigned = [TopicPartition(topic, p) for topic in topics for p in range(partitions)]
+        consumer.assign(assigned)
+        await consumer.seek_to_beginning(*assigned)
+        ends = await consumer.end_offsets(assigned)
+        records: dict[str, list[Published]] = defaultdict(list)
+        deadline = time.monotonic() + 120
+        while [tp for tp in assigned if await consumer.position(tp) < ends[tp]]:
+            if time.monotonic() > deadline:
+                raise AssertionError("could not read the outputs to their end")
+            batches = await consumer.getmany(timeout_ms=1000)
+            for tp, batch in batches.items():
+                records[tp.topic].extend(
+                    Published(tp.partition, record.timestamp / 1000, json.loads(record.value))
+                    for record in batch
+                )
+        return records
+    finally:
+        await consumer.stop()
+
+
+def failover_seconds(kills: list[dict], order_events: list[Published]) -> list[float]:
+    """For each death, how long the partitions stood still: per partition, the gap between the
+    last order event before it and the first after (orders reach every partition several times
+    a second), the longest of them."""
+    by_partition: dict[int, list[float]] = defaultdict(list)
+    for event in order_events:
+        by_partition[event.partition].append(event.timestamp)
+    for times in by_partition.values():
+        times.sort()
+    stalls = []
+    for kill in kills:
+        at = kill["at"]
+        longest = 0.0
+        for times in by_partition.values():
+            index = bisect.bisect_right(times, at)
+            if 0 < index < len(times):
+                longest = max(longest, times[index] - times[index - 1])
+        stalls.append(round(longest, 2))
+    return stalls
+
+
+@dataclass
+class Verdict:
+    orders: int = 0
+    fills: int = 0
+    repeated: int = 0
+    """Outputs published more than once, identical each time (consumers deduplicate on ids)."""
+    conflicting: list[str] = field(default_factory=list)
+    lost: list[str] = field(default_factory=list)
+    chain_breaks: list[str] = field(default_factory=list)
+    halted_twice: list[str] = field(default_factory=list)
+
+    @property
+    def clean(self) -> bool:
+        return not (self.conflicting or self.lost or self.chain_breaks or self.halted_twice)
+
+    def summary(self) -> dict:
+        return {
+            "orders": self.orders, "fills": self.fills, "repeated": self.repeated,
+            "conflicting": len(self.conflicting), "lost": len(self.lost),
+            "chain_breaks": len(self.chain_breaks), "halted_twice": len(self.halted_twice),
+            "examples": (self.conflicting + self.lost + self.chain_breaks + self.halted_twice)[:5],
+        }  # fmt: skip
+
+
+def verify(sent_orders: dict[str, str], fills: list[dict], order_events: list[dict],
+           risk_events: list[dict]) -> Verdict:  # fmt: skip
+    """Every order opened once (and ended at most once), no fill_id with two contents, every
+    account's fills numbered without a gap with each cash_after following from the one before,
+    no account halted twice."""
+    verdict = Verdict(orders=len(sent_orders))
+    by_fill: dict[str, list[dict]] = defaultdict(list)
+    for fill in fills:
+        by_fill[fill["fill_id"]].append(fill)
+    for fill_id, copies in by_fill.items():
+        verdict.repeated += len(copies) - 1
+        if any(copy != copies[0] for copy in copies):
+            verdict.conflicting.append(f"fill {fill_id}: {len(copies)} copies differ")
+    verdict.fills = len(by_fill)
+
+    opening: dict[str, list[dict]] = defaultdict(list)
+    terminal: dict[str, list[dict]] = defaultdict(list)
+    for event in order_events:
+        if event.get("reason") == "DUPLICATE_ORDER_ID":
+            verdict.conflicting.append(f"order {event['order_id']} rejected as its own duplicate")
+        if event["status"] in OPENING:
+            opening[event["order_id"]].append(event)
+        if event["status"] in TERMINAL:
+            terminal[event["order_id"]].append(event)
+    for order_id in sent_orders:
+        if not opening.get(order_id):
+            verdict.lost.append(f"order {order_id}: no accepted or rejected event")
+    for kind, events in (("opening", opening), ("terminal", terminal)):
+        for order_id, copies in events.items():
+            verdict.repeated += len(copies) - 1
+            if any(copy != copies[0] for copy in copies):
+                verdict.conflicting.append(f"order {order_id}: {kind} events differ")
+
+    by_account: dict[str, dict[int, dict]] = defaultdict(dict)
+    for fill_id, copies in by_fill.items():
+        account, _, number = fill_id.rpartition("#")
+        by_account[account][int(number)] = copies[0]
+    for account, numbered in by_account.items():
+        cash = STARTING_BALANCE
+        for number in range(1, max(numbered) + 1):
+            fill = numbered.get(number)
+            if fill is None:
+                verdict.chain_breaks.append(f"{account}: fill #{number} missing")
+                break
+            notional = Decimal(fill["quantity"]) * Decimal(fill["price"])
+            cash += (-notional if fill["side"] == "buy" else notional) - Decimal(fill["fee"])
+            if Decimal(fill["cash_after"]) != cash:
+                verdict.chain_breaks.append(
+                    f"{account}#{number}: cash_after {fill['cash_after']}, expected {cash}"
+                )
+                break
+
+    violations: dict[str, set[str]] = defaultdict(set)
+    for event in risk_events:
+        if event["type"] == "drawdown_violation":
+            violations[event["account_id"]].add(json.dumps(event, sort_keys=True))
+    verdict.halted_twice = [
+        f"{a}: {len(v)} violations" for a, v in violations.items() if len(v) > 1
+    ]
+    return verdict
