@@ -31,7 +31,7 @@ SINK_OUTAGE_SECONDS = 60.0
 
 
 async def chaos(work: Path, kills: int, interval: float, rate: float) -> dict:
-    broker = localkafka.start(work / "kafka", port=0)
+    broker = await asyncio.to_thread(localkafka.start, work / "kafka", 0)
     bootstrap = broker.bootstrap
     app_id = "chaos"
     settings = Settings(topic_prefix=f"{app_id}.", kafka_bootstrap=bootstrap)
@@ -56,17 +56,21 @@ async def chaos(work: Path, kills: int, interval: float, rate: float) -> dict:
             await asyncio.sleep(10)
             running = asyncio.create_task(load.run(upstream, seconds))
             bounce_at, outage_at = kills // 2, kills // 3
+            sink_back_at: float | None = None
             for n in range(kills):
                 await asyncio.sleep(rng.uniform(0.5, 1.5) * interval)
                 victim = rng.randrange(2)
                 cluster.kill(victim, wipe=rng.random() < 0.5)
                 await asyncio.sleep(rng.uniform(0.2, 1.5))
                 cluster.workers[victim].start()
+                if sink_back_at is not None and time.monotonic() >= sink_back_at:
+                    sink.start()
+                    sink_back_at = None
                 if n == outage_at:
                     sink.kill()
+                    sink_back_at = time.monotonic() + SINK_OUTAGE_SECONDS
                     events.append({"sink_down_for": SINK_OUTAGE_SECONDS, "at_kill": n})
-                    asyncio.get_running_loop().call_later(SINK_OUTAGE_SECONDS, sink.start)
-                elif n % 10 == 5 and not sink.exited:
+                elif n % 10 == 5 and sink_back_at is None:
                     sink.kill()
                     sink.start()
                     events.append({"sink_killed_at_kill": n})
@@ -76,7 +80,8 @@ async def chaos(work: Path, kills: int, interval: float, rate: float) -> dict:
                     await asyncio.to_thread(localkafka.start, work / "kafka", broker.port)
                     events.append({"broker_bounced_at_kill": n})
             await running
-        if sink.exited:
+        if sink_back_at is not None:
+            await asyncio.sleep(max(0.0, sink_back_at - time.monotonic()))
             sink.start()
         sent = len(load.sent_orders)
         outputs = [settings.topic(name) for name in ("fills", "order_events", "risk_events")]
@@ -109,7 +114,7 @@ async def chaos(work: Path, kills: int, interval: float, rate: float) -> dict:
     finally:
         cluster.stop()
         sink.stop()
-        localkafka.stop(work / "kafka")
+        await asyncio.to_thread(localkafka.stop, work / "kafka")
     return {
         "kills": len(cluster.kills),
         "wiped": sum(kill["wiped"] for kill in cluster.kills),
