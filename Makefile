@@ -7,7 +7,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 KAFKA_JARS := infra/kafka/lib/.complete
 
-.PHONY: setup demo test prove bench lint format kafka-start kafka-stop schemas clean
+.PHONY: setup demo test prove bench chaos lint format kafka-start kafka-stop schemas clean
 
 setup: $(INSTALLED) $(KAFKA_JARS)
 
@@ -41,7 +41,13 @@ bench: setup
 	$(BIN)/python -m bench.sustained 60
 	$(BIN)/python -m bench.latency 30
 	$(BIN)/python -m bench.recovery 100000
+	$(BIN)/python -m bench.failover 8 20
 	$(BIN)/python -m bench.sink 200000
+
+# The long chaos run recorded in docs/benchmarks.md ("Chaos"): 100 worker kills, a sink outage
+# and a broker bounce under 110 orders/s (about 25 minutes).
+chaos: setup
+	$(BIN)/python -m bench.chaos 100 10 110
 
 lint: setup
 	$(BIN)/ruff check .
