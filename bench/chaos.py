@@ -23,7 +23,7 @@ from fillstream.broker import local as localkafka
 from fillstream.broker.admin import ensure_topics, pipeline_topics
 from fillstream.settings import Settings
 from fillstream.sink.http import ask
-from tests.chaos import Cluster, Load, failover_seconds, read_all, verify
+from tests.chaos import Cluster, Load, failover_seconds, output_topics, read_all, verify
 from tests.support import ADMIN_KEY, Upstream, WorkerProcess
 
 RESULTS = Path(__file__).resolve().parent / "results"
@@ -52,8 +52,7 @@ async def chaos(work: Path, kills: int, interval: float, rate: float) -> dict:
     started = time.monotonic()
     try:
         async with Upstream(bootstrap) as upstream:
-            await load.setup(upstream)
-            await asyncio.sleep(10)
+            await load.open(upstream, bootstrap)
             running = asyncio.create_task(load.run(upstream, seconds))
             bounce_at, outage_at = kills // 2, kills // 3
             sink_back_at: float | None = None
@@ -84,7 +83,7 @@ async def chaos(work: Path, kills: int, interval: float, rate: float) -> dict:
             await asyncio.sleep(max(0.0, sink_back_at - time.monotonic()))
             sink.start()
         sent = len(load.sent_orders)
-        outputs = [settings.topic(name) for name in ("fills", "order_events", "risk_events")]
+        outputs = output_topics(settings)
         deadline = time.monotonic() + 600
         while True:
             records = await read_all(bootstrap, outputs)
@@ -96,15 +95,9 @@ async def chaos(work: Path, kills: int, interval: float, rate: float) -> dict:
             if len(opened & set(load.sent_orders)) == sent or time.monotonic() > deadline:
                 break
             await asyncio.sleep(5)
-        fills_out, events_out, risk_out = (records[topic] for topic in outputs)
-        verdict = verify(
-            load.sent_orders,
-            [fill.value for fill in fills_out],
-            [event.value for event in events_out],
-            [event.value for event in risk_out],
-        )
-        stalls = failover_seconds(cluster.kills, events_out)
-        fills = {fill.value["fill_id"]: fill.value for fill in fills_out}
+        verdict = verify(settings, load.sent_orders, records)
+        stalls = failover_seconds(cluster.kills, records[outputs[1]])
+        fills = {fill.value["fill_id"]: fill.value for fill in records[outputs[0]]}
         clickhouse = await _clickhouse_fills(sink_port, len(fills))
         differing = [
             fill_id

@@ -19,7 +19,7 @@ from bench import harness
 from fillstream.broker.admin import ensure_topics, pipeline_topics
 from fillstream.settings import Settings
 from tests.chaos import Cluster, Load, failover_seconds, read_all
-from tests.support import Downstream, Upstream
+from tests.support import Upstream
 
 RATE = 40.0
 WARM_UP_SECONDS = 15.0
@@ -34,12 +34,8 @@ async def measure(bootstrap: str, work: Path, kills: int, between: float) -> dic
                 ticks_per_second=RATE / 2)  # fmt: skip
     cluster.start()
     try:
-        async with (
-            Upstream(bootstrap) as upstream,
-            Downstream(bootstrap, settings.topic("risk_events")) as opened,
-        ):
-            await load.setup(upstream)
-            await opened.poll_until(lambda records: len(records) >= len(load.accounts), 120)
+        async with Upstream(bootstrap) as upstream:
+            await load.open(upstream, bootstrap)
             running = asyncio.create_task(
                 load.run(upstream, WARM_UP_SECONDS + kills * between + 10)
             )

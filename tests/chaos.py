@@ -24,7 +24,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from fillstream.auth import hash_key
 from fillstream.settings import Settings
-from tests.support import ADMIN_KEY, Upstream, WorkerProcess, worker_env
+from tests.support import ADMIN_KEY, Downstream, Upstream, WorkerProcess, worker_env
 
 STARTING_BALANCE = Decimal(100_000)
 OPENING = {"accepted", "rejected"}
@@ -114,7 +114,13 @@ class Load:
     sent_orders: dict[str, str] = field(default_factory=dict)
     """order_id -> account_id."""
 
-    async def setup(self, upstream: Upstream) -> None:
+    async def open(self, upstream: Upstream, bootstrap: str, timeout: float = 120) -> None:
+        """The instrument, the accounts and a first tick; back once every account is open."""
+        async with Downstream(bootstrap, self.settings.topic("risk_events")) as opened:
+            await self._setup(upstream)
+            await opened.poll_until(lambda records: len(records) >= len(self.accounts), timeout)
+
+    async def _setup(self, upstream: Upstream) -> None:
         await upstream.send(self.settings.topic("instruments"), "XYZ", {
             "symbol": "XYZ", "kind": "crypto", "taker_fee_bps": "10", "maker_fee_bps": "2",
             "slippage_bps": "5", "tick_size": "0.01"})  # fmt: skip
@@ -243,11 +249,22 @@ class Verdict:
         }  # fmt: skip
 
 
-def verify(sent_orders: dict[str, str], fills: list[dict], order_events: list[dict],
-           risk_events: list[dict]) -> Verdict:  # fmt: skip
+OUTPUTS = ("fills", "order_events", "risk_events")
+
+
+def output_topics(settings: Settings) -> list[str]:
+    return [settings.topic(name) for name in OUTPUTS]
+
+
+def verify(
+    settings: Settings, sent_orders: dict[str, str], records: dict[str, list[Published]]
+) -> Verdict:
     """Every order opened once (and ended at most once), no fill_id with two contents, every
     account's fills numbered without a gap with each cash_after following from the one before,
     no account halted twice."""
+    fills, order_events, risk_events = (
+        [record.value for record in records[topic]] for topic in output_topics(settings)
+    )
     verdict = Verdict(orders=len(sent_orders))
     by_fill: dict[str, list[dict]] = defaultdict(list)
     for fill in fills:

@@ -19,6 +19,7 @@ from tests.chaos import (
     Load,
     crashing_worker,
     failover_seconds,
+    output_topics,
     read_all,
     verify,
 )
@@ -37,15 +38,10 @@ async def test_workers_dying_at_every_phase_of_a_checkpoint_fork_no_history(
     load = Load(settings, [f"acc-{n}" for n in range(16)], seed=3, orders_per_second=RATE,
                 ticks_per_second=RATE / 2)  # fmt: skip
     rng = random.Random(11)
-    outputs = [settings.topic(name) for name in ("fills", "order_events", "risk_events")]
     cluster.start()
     try:
-        async with (
-            Upstream(kafka_bootstrap) as upstream,
-            Downstream(kafka_bootstrap, settings.topic("risk_events")) as opened,
-        ):
-            await load.setup(upstream)
-            await opened.poll_until(lambda records: len(records) >= len(load.accounts), 90)
+        async with Upstream(kafka_bootstrap) as upstream:
+            await load.open(upstream, kafka_bootstrap)
             supervisor = asyncio.create_task(cluster.supervise(rng))
             running = asyncio.create_task(load.run(upstream, LOAD_SECONDS))
             for _ in range(OUTSIDE_KILLS):
@@ -58,19 +54,13 @@ async def test_workers_dying_at_every_phase_of_a_checkpoint_fork_no_history(
         sent = set(load.sent_orders)
         async with Downstream(kafka_bootstrap, settings.topic("order_events")) as events:
             await events.poll_until(lambda records: _opened(records) >= sent, timeout=120)
-        records = await read_all(kafka_bootstrap, outputs)
+        records = await read_all(kafka_bootstrap, output_topics(settings))
     finally:
         cluster.stop()
 
-    fills, order_events, risk_events = (records[topic] for topic in outputs)
-    verdict = verify(
-        load.sent_orders,
-        [fill.value for fill in fills],
-        [event.value for event in order_events],
-        [event.value for event in risk_events],
-    )
+    verdict = verify(settings, load.sent_orders, records)
     crashes = [kill for kill in cluster.kills if kill["how"] == "crashed"]
-    stalls = failover_seconds(cluster.kills, order_events)
+    stalls = failover_seconds(cluster.kills, records[settings.topic("order_events")])
     print("chaos:", verdict.summary(), "deaths:", len(cluster.kills), "stalls:", stalls)
     assert verdict.clean, (verdict.summary(), cluster.log_tails())
     assert len(crashes) >= 2, "the workers must have crashed mid-checkpoint"
