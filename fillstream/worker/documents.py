@@ -55,6 +55,9 @@ class StoredAccount:
     """Source (``topic#partition``, and the router's ``ticks#q``) -> last offset applied."""
     outbox: list[Output] = field(default_factory=list)
     """The outputs of the last batch that changed the account."""
+    owed_for: dict[str, int] = field(default_factory=dict)
+    """The records (``topic#partition`` -> offset) the outbox comes from: it is owed until the
+    progress of each is stored past them."""
 
     def has_applied(self, source: str, offset: int) -> bool:
         return self.applied.get(source, -1) >= offset
@@ -65,6 +68,7 @@ def dump_stored(stored: StoredAccount) -> dict[str, Any]:
         **dump_account(stored.account),
         "applied": stored.applied,
         "outbox": [output.dump() for output in stored.outbox],
+        "owed_for": stored.owed_for,
     }
 
 
@@ -73,6 +77,7 @@ def load_stored(document: dict[str, Any]) -> StoredAccount:
         load_account(document),
         dict(document.get("applied", {})),
         [Output.load(item) for item in document.get("outbox", [])],
+        dict(document.get("owed_for", {})),
     )
 
 

@@ -7,6 +7,7 @@ stores the state and hands the events to the publisher.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 
@@ -85,21 +86,19 @@ class Execution:
             state.forget_accounts()
             raise
 
-    def _replayed(self, record: Input, state: PartitionState, stored: StoredAccount) -> bool:
-        """The account's document already holds this record (a crash came before progress was
-        stored): pass it over, and send what the account owes again."""
-        if not stored.has_applied(record.progress_key, record.offset):
-            return False
+    def _owed(self, state: PartitionState, stored: StoredAccount) -> None:
+        """Send first what the account may still owe from before a crash (`PartitionState.owed`)."""
         self._checkpoint.publish(state.owed(stored))
-        return True
 
     def _on_order(self, record: Input, state: PartitionState) -> None:
         message = decode(OrderMessage, record.value)
         require_key(record, message.account_id, "account_id")
         order = to_order(message)
         stored = state.stored(message.account_id)
-        if stored is not None and self._replayed(record, state, stored):
-            return
+        if stored is not None:
+            self._owed(state, stored)
+            if stored.has_applied(record.progress_key, record.offset):
+                return
         account = stored.account if stored is not None else None
         watched_before = watched_symbols(account)
         events = engine.submit_order(
@@ -122,7 +121,8 @@ class Execution:
         stored = state.stored(message.account_id)
         applied = {record.progress_key: record.offset}
         if stored is not None:
-            if self._replayed(record, state, stored):
+            self._owed(state, stored)
+            if stored.has_applied(record.progress_key, record.offset):
                 return
             stored.account.limits = self._limits(message, stored.account.limits)
             state.save(stored, watched_symbols(stored.account), applied, [])
@@ -159,7 +159,7 @@ class Execution:
         batch = decode(MarketDataBatch, record.value)
         position = state.market_position
         prices: dict[str, dict] = {}
-        touched = _Touched(state, record)
+        touched = _Touched(state, record, lambda stored: self._owed(state, stored))
         resting_on: dict[str, list[_Touch]] = {}
         market = state.market()
         events: list[Event] = []
@@ -167,17 +167,22 @@ class Execution:
         for update in batch.updates:
             topic = self._instruments if isinstance(update, InstrumentUpdate) else self._ticks
             source = f"{topic}#{update.partition}"
-            if position.get(source, -1) >= update.offset:
-                continue
-            position[source] = update.offset
+            # Applied here already (a router batch sent again): the market keeps its newer
+            # state, while each account judges by its own offsets, so an account whose last
+            # outputs may be owed is still reached, and sends them.
+            newer = position.get(source, -1) < update.offset
+            if newer:
+                position[source] = update.offset
             if isinstance(update, InstrumentUpdate):
-                state.set_instrument(update.instrument)
+                if newer:
+                    state.set_instrument(update.instrument)
                 continue
             tick = update.tick
             symbol, ts = tick.symbol, tick.ts
             key = market_key(symbol, state.partition)
-            prices[key] = tick.model_dump(mode="json")
-            state.set_price(key, tick.price)
+            if newer:
+                prices[key] = tick.model_dump(mode="json")
+                state.set_price(key, tick.price)
             state.unmarked.add(key)
             if key not in resting_on:
                 resting_on[key] = [
@@ -215,9 +220,9 @@ class Execution:
         for output in outputs:
             owed.setdefault(output.key, []).append(output)
         for entry in touched.entries():
-            if entry.replayed:
-                self._checkpoint.publish(state.owed(entry.stored))
-            elif entry.changed or entry.account.peak_equity != entry.peak_before:
+            if not entry.replayed and (
+                entry.changed or entry.account.peak_equity != entry.peak_before
+            ):
                 state.save(
                     entry.stored,
                     entry.watched_before,
@@ -262,9 +267,12 @@ class _Touch:
 class _Touched:
     """The accounts one market-data record touches, in the order it first touched them."""
 
-    def __init__(self, state: PartitionState, record: Input) -> None:
+    def __init__(
+        self, state: PartitionState, record: Input, on_load: Callable[[StoredAccount], None]
+    ) -> None:
         self._state = state
         self._record = record
+        self._on_load = on_load
         self._entries: dict[str, _Touch] = {}
 
     def of(self, account_id: str) -> _Touch:
@@ -272,6 +280,7 @@ class _Touched:
         if entry is None:
             stored = self._state.stored(account_id)
             assert stored is not None, f"watched account {account_id!r} has no state"
+            self._on_load(stored)
             entry = self._entries[account_id] = _Touch(stored, self._record)
         return entry
 

@@ -33,7 +33,7 @@ T = TypeVar("T")
 
 
 class PartitionState:
-    def __init__(self, partition: int, tables: Tables) -> None:
+    def __init__(self, partition: int, tables: Tables, changed: set[str]) -> None:
         self.partition = partition
         self._tables = tables
         self._accounts: dict[str, StoredAccount] = {}
@@ -41,8 +41,10 @@ class PartitionState:
         self._prices: dict[str, Decimal] = {}
         self._watchers: dict[str, set[str]] | None = None
         self._market_position: dict[str, int] | None = None
-        self._changed: set[str] = set()
-        self._resent: set[str] = set()
+        self._changed = changed
+        """Accounts whose outbox this batch has started (owned by `WorkerState`, which keeps
+        it across a rebalance: the batch's outputs are still to be delivered)."""
+        self._touched: set[str] = set()
         self.last_marks: datetime | None = None
         """The tick time of this partition's last marks (see `execution.MARK_INTERVAL`)."""
         self.unmarked: set[str] = set()
@@ -66,14 +68,16 @@ class PartitionState:
         applied: dict[str, int],
         outputs: list[Output],
     ) -> None:
-        """Store the account with the offsets it has now applied (and the router's inputs the
+        """Store the account with the record it has now applied (and the router's inputs the
         partition has applied) and the outputs its changes in this batch owe; keep the index
         of who to mark on a tick in step with it."""
         account = stored.account
         if account.account_id not in self._changed:
             stored.outbox = []
+            stored.owed_for = {}
             self._changed.add(account.account_id)
         stored.outbox.extend(outputs)
+        stored.owed_for.update(applied)
         stored.applied.update(self.market_position)
         stored.applied.update(applied)
         self._tables.accounts[account.account_id] = dump_stored(stored)
@@ -85,15 +89,26 @@ class PartitionState:
             self._unwatch(market_key(symbol, self.partition), account.account_id)
 
     def owed(self, stored: StoredAccount) -> list[Output]:
-        """What an account already holding a replayed record owes: its last outputs, once."""
-        if stored.account.account_id in self._resent:
-            return []
-        self._resent.add(stored.account.account_id)
-        return list(stored.outbox)
+        """What an account may still owe when this worker first touches it: the outputs of its
+        last batch, unless the progress of every record they came from is stored (progress is
+        written only once a batch's outputs are delivered).
 
-    def committed(self) -> None:
-        """The batch's outputs are delivered: the next change of an account owes afresh."""
-        self._changed.clear()
+        A crash can leave them undelivered, and a worker restarted on its own disk can even
+        hold a document Kafka never acknowledged; so the document is written again (the
+        checkpoint waits for it) before its outputs leave again, identical, and they stay owed
+        until this batch's checkpoint delivers them."""
+        account_id = stored.account.account_id
+        if account_id in self._touched:
+            return []
+        self._touched.add(account_id)
+        if not stored.outbox or all(
+            (self._tables.progress.get(source) or 0) > offset
+            for source, offset in stored.owed_for.items()
+        ):
+            return []
+        self._changed.add(account_id)
+        self._tables.accounts[account_id] = dump_stored(stored)
+        return list(stored.outbox)
 
     @property
     def market_position(self) -> dict[str, int]:
@@ -165,19 +180,22 @@ class WorkerState:
     def __init__(self, tables: Tables) -> None:
         self._tables = tables
         self._partitions: dict[int, PartitionState] = {}
+        self._changed: set[str] = set()
 
     def of(self, partition: int) -> PartitionState:
         state = self._partitions.get(partition)
         if state is None:
-            state = self._partitions[partition] = PartitionState(partition, self._tables)
+            state = self._partitions[partition] = PartitionState(
+                partition, self._tables, self._changed
+            )
         return state
 
     async def on_partitions_revoked(self, sender: Any, *args: Any, **kwargs: Any) -> None:
         self._partitions.clear()
 
     def committed(self) -> None:
-        for state in self._partitions.values():
-            state.committed()
+        """The batch's outputs are delivered: the next change of an account owes afresh."""
+        self._changed.clear()
 
 
 def watched_symbols(account: Account | None) -> set[str]:

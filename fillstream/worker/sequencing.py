@@ -107,8 +107,10 @@ class Sequencer:
         jump."""
         record = _input_of(event)
         key = record.progress_key
-        expected = batch.expected(key)
-        if expected is None or record.offset == expected:
+        # No progress yet: everything from the start of the partition is still to do (a
+        # worker that died before its first checkpoint may have let Faust commit past it).
+        expected = batch.expected(key) or 0
+        if record.offset == expected:
             records = [record]
         elif record.offset < expected:
             return []
@@ -146,6 +148,8 @@ class Sequencer:
             group_id=None,
             enable_auto_commit=False,
             isolation_level="read_committed",
+            # Records retention has already deleted are gone: start at the first one kept.
+            auto_offset_reset="earliest",
         )
         await consumer.start()
         try:

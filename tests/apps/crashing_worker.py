@@ -32,7 +32,7 @@ class CrashingCheckpoint(Checkpoint):
         super().__init__(*args, **kwargs)
         cls = type(self)
         if not cls.commits_left:
-            cls.commits_left = cls.rng.randint(20, 200)
+            cls.commits_left = cls.rng.randint(2, 100)
             cls.phase = cls.rng.choice(PHASES)
 
     def _crash_now(self, phase: str) -> None:

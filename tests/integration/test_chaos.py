@@ -7,6 +7,7 @@ account's cash chain must hold. The long run is bench/chaos.py."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -53,7 +54,8 @@ async def test_workers_dying_at_every_phase_of_a_checkpoint_fork_no_history(
 
         sent = set(load.sent_orders)
         async with Downstream(kafka_bootstrap, settings.topic("order_events")) as events:
-            await events.poll_until(lambda records: _opened(records) >= sent, timeout=120)
+            with contextlib.suppress(AssertionError):  # what never came, the verdict names
+                await events.poll_until(lambda records: _opened(records) >= sent, timeout=90)
         records = await read_all(kafka_bootstrap, output_topics(settings))
     finally:
         cluster.stop()

@@ -51,7 +51,11 @@ class Worker:
     async def handle(self, record: Input) -> None:
         """One record as a batch of its own, up to its checkpoint."""
         await self.apply(record)
-        await self.checkpoint.commit([], lambda: None)
+
+        def store_progress() -> None:
+            self.tables.progress[record.progress_key] = record.offset + 1
+
+        await self.checkpoint.commit([], store_progress)
         self.state.committed()
 
     async def apply(self, record: Input) -> None:
@@ -118,21 +122,41 @@ async def test_an_order_fills_and_its_state_and_status_are_stored(worker: Worker
 
 
 async def test_a_record_the_state_already_holds_repeats_its_outputs_exactly(worker: Worker) -> None:
-    """A crash after the state was durable and before progress: the account passes the record
-    over and sends what it owes again, the same bytes; another message with the same id is a
-    duplicate."""
+    """A crash after the outputs were delivered and before progress was stored: the restarted
+    worker passes the record over and sends what the account owes again, the same bytes;
+    another message with the same id is a duplicate."""
     record = worker.inputs.record("orders", "ann", worker.order("o1"))
-    await worker.handle(record)
+    await worker.apply(record)
+    await worker.checkpoint.commit([], lambda: None)  # delivered; then the crash
     first = worker.topics["fills"].values() + worker.topics["order-events"].values()
     assert len(first) == 3
-    await worker.handle(record)
-    await worker.handle(record)
-    fills, events = worker.topics["fills"].values(), worker.topics["order-events"].values()
-    assert fills + events == [*first[:1], *first[:1], *first[1:], *first[1:]]
-    await worker.handle(worker.inputs.record("orders", "ann", worker.order("o1")))
-    assert worker.topics["order-events"].values()[-1]["reason"] == "DUPLICATE_ORDER_ID"
-    assert [fill["fill_id"] for fill in worker.topics["fills"].values()] == ["ann#1", "ann#1"]
-    assert worker.tables.accounts["ann"]["cash"] == "799.8"
+    restarted = worker.restarted()
+    await restarted.handle(record)
+    await restarted.handle(record)
+    again = restarted.topics["fills"].values() + restarted.topics["order-events"].values()
+    assert again == first
+    await restarted.handle(restarted.inputs.record("orders", "ann", worker.order("o1")))
+    assert restarted.topics["order-events"].values()[-1]["reason"] == "DUPLICATE_ORDER_ID"
+    assert [fill["fill_id"] for fill in restarted.topics["fills"].values()] == ["ann#1"]
+    assert restarted.tables.accounts["ann"]["cash"] == "799.8"
+
+
+async def test_a_change_from_another_input_does_not_drop_what_is_owed(worker: Worker) -> None:
+    """The restarted worker meets the account first through another input (a tick that fills
+    a resting order) rather than the replayed order: what the account owed goes out first."""
+    resting = worker.inputs.record("orders", "ann", worker.order("o1", type="limit",
+                                                                 limit_price="90"))  # fmt: skip
+    await worker.handle(resting)
+    market = worker.inputs.record("orders", "ann", worker.order("o2", quantity="1"))
+    await worker.apply(market)  # durable, nothing delivered; then the crash
+    restarted = worker.restarted()
+    tick = {"symbol": "BTC", "price": "89", "ts": "2026-04-01T10:00:01Z"}
+    await restarted.market(("ticks", "BTC", tick))
+    fills = [fill["fill_id"] for fill in restarted.topics["fills"].values()]
+    assert fills == ["ann#1", "ann#2"]
+    assert ("o2", "accepted") in [
+        (e["order_id"], e["status"]) for e in restarted.topics["order-events"].values()
+    ]
 
 
 async def test_after_a_crash_outputs_are_the_ones_the_durable_state_owes(worker: Worker) -> None:
@@ -191,3 +215,22 @@ async def test_bad_messages_go_to_the_dead_letters_and_processing_goes_on(worker
     assert errors[2].startswith("schema: price")
     await worker.handle(worker.inputs.record("orders", "ann", worker.order("o2")))
     assert [fill["fill_id"] for fill in worker.topics["fills"].values()] == ["ann#1"]
+
+
+async def test_outputs_sent_again_stay_owed_until_delivered(worker: Worker) -> None:
+    """Two crashes in a row: the first restart sends an account's owed outputs again and the
+    same batch changes the account once more; if that batch dies too, the owed outputs must
+    still be in the account's document for the second restart to send."""
+    first = worker.inputs.record("orders", "ann", worker.order("o1"))
+    await worker.apply(first)  # durable, nothing delivered
+    once = worker.restarted()
+    await once.apply(first)  # owed outputs queued again
+    second = worker.inputs.record("orders", "ann", worker.order("o2", quantity="1"))
+    await once.apply(second)  # the same batch changes ann again; then it dies too
+    twice = once.restarted()
+    await twice.handle(first)
+    await twice.handle(second)
+    fills = [fill["fill_id"] for fill in twice.topics["fills"].values()]
+    assert fills == ["ann#1", "ann#2"]
+    opened = [(e["order_id"], e["status"]) for e in twice.topics["order-events"].values()]
+    assert ("o1", "accepted") in opened and ("o2", "accepted") in opened
