@@ -30,6 +30,9 @@ from fillstream.worker.documents import Output
 logger = logging.getLogger(__name__)
 RETRY_START_SECONDS = 0.5
 RETRY_CAP_SECONDS = 10.0
+SLOW_ACKNOWLEDGEMENT_SECONDS = 10.0
+DELIVERY_TIMEOUT_SECONDS = 60.0
+"""Outputs not acknowledged by then are sent again (identical: repeats are allowed)."""
 MAX_PENDING_BYTES = 512 * 1024
 """A batch checkpoints early past this much output, so an account's owed outputs stay well
 inside one Kafka record."""
@@ -60,9 +63,15 @@ class Checkpoint:
         store_progress()
 
     async def _durable(self, state_writes: list[asyncio.Future]) -> None:
-        """Every changelog write of the batch acknowledged."""
-        if state_writes:
-            await asyncio.gather(*state_writes)
+        """Every changelog write of the batch acknowledged (said in the log while it is slow:
+        the agent waits here, and a wait nobody hears of looks like a stall)."""
+        pending = set(state_writes)
+        while pending:
+            done, pending = await asyncio.wait(pending, timeout=SLOW_ACKNOWLEDGEMENT_SECONDS)
+            for write in done:
+                write.result()
+            if pending:
+                logger.warning("still waiting for %d changelog acknowledgements", len(pending))
 
     async def _deliver(self, outputs: list[Output]) -> None:
         """Send until every output is acknowledged: the state that owes them is durable, so
@@ -76,7 +85,7 @@ class Checkpoint:
                     )
                     for output in outputs
                 ]
-                await asyncio.gather(*deliveries)
+                await asyncio.wait_for(asyncio.gather(*deliveries), DELIVERY_TIMEOUT_SECONDS)
             except Exception as error:
                 logger.warning("sending %d outputs failed (%r); again in %.1fs", len(outputs),
                                error, delay)  # fmt: skip
