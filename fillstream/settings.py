@@ -38,13 +38,13 @@ class Settings(BaseSettings):
     )
     table_standby_replicas: int = Field(1, description="Faust standby copies of each table.")
     kafka_session_timeout_seconds: float = Field(
-        2.0,
+        6.0,
         gt=0,
         description="A worker that stops heartbeating for this long loses its partitions to the "
         "others (the broker's group.min.session.timeout.ms must allow it).",
     )
     kafka_heartbeat_seconds: float = Field(
-        0.5, gt=0, description="How often a worker tells the group it is alive."
+        2.0, gt=0, description="How often a worker tells the group it is alive."
     )
     web_port: int = Field(6066, description="Port of the worker's HTTP server.")
     clickhouse_dsn: SecretStr | None = Field(

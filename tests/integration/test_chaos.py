@@ -35,7 +35,9 @@ async def test_workers_dying_at_every_phase_of_a_checkpoint_fork_no_history(
     kafka_bootstrap: str, unique_id: str, tmp_path: Path
 ) -> None:
     settings = Settings(topic_prefix=f"{unique_id}.", kafka_bootstrap=kafka_bootstrap)
-    cluster = Cluster(kafka_bootstrap, unique_id, tmp_path, workers=2, command=crashing_worker(3))
+    # Failover tuned to seconds, as docs/benchmarks.md ("Failover") measures it.
+    cluster = Cluster(kafka_bootstrap, unique_id, tmp_path, workers=2, command=crashing_worker(3),
+                      kafka_session_timeout_seconds="2", kafka_heartbeat_seconds="0.5")  # fmt: skip
     load = Load(settings, [f"acc-{n}" for n in range(16)], seed=3, orders_per_second=RATE,
                 ticks_per_second=RATE / 2)  # fmt: skip
     rng = random.Random(11)
