@@ -10,8 +10,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
+from typing import Any
 
-from faust.types import StreamT
+from faust.types import TP, StreamT, TopicT
 
 from fillstream.core import engine
 from fillstream.core.events import AccountStatusChanged, Event
@@ -71,11 +72,14 @@ class Execution:
 
     async def run(self, stream: StreamT) -> None:
         """The agent."""
-        await self._sequencer.run(stream, self.handle, committed=self._state.committed)
+        await self._sequencer.run(
+            stream, self.handle, committed=self._state.committed, end_partition=self.end_partition
+        )
 
     async def handle(self, record: Input) -> None:
         state = self._state.of(record.partition)
         try:
+            self._checkpoint.publish(state.owed_before_takeover())
             if record.topic == self._orders:
                 self._on_order(record, state)
             elif record.topic == self._accounts:
@@ -85,6 +89,9 @@ class Execution:
         except BaseException:
             state.forget_accounts()
             raise
+
+    def end_partition(self, partition: int) -> None:
+        self._state.end_batch(partition)
 
     def _owed(self, state: PartitionState, stored: StoredAccount) -> None:
         """Send first what the account may still owe from before a crash (`PartitionState.owed`)."""
@@ -230,6 +237,24 @@ class Execution:
                     owed.get(entry.account.account_id.encode(), []),
                 )
         self._checkpoint.publish(outputs)
+
+
+class Wake:
+    """After each rebalance, an empty market-data batch to every partition this worker now
+    runs: a partition's first record sends what its accounts owe from before a crash
+    (`PartitionState.owed_before_takeover`), and without one a quiet partition would keep it."""
+
+    BATCH = MarketDataBatch(updates=[]).model_dump_json().encode()
+
+    def __init__(self, market_data: TopicT) -> None:
+        self._market_data = market_data
+
+    async def on_partitions_assigned(self, sender: Any, assigned: set[TP], **kwargs: Any) -> None:
+        name = self._market_data.get_topic_name()
+        for tp in sorted(assigned):
+            if tp.topic == name:
+                # Queued, not awaited: the rebalance does not wait for the broker.
+                self._market_data.send_soon(value=self.BATCH, partition=tp.partition)
 
 
 class _OrderIds:

@@ -73,6 +73,8 @@ def build(settings: Settings, checkpoint: type[Checkpoint] = Checkpoint) -> App:
     )
     app.agent(topics.symbol_inputs, name="route_market_data")(market_router.run)
     app.agent(topics.account_inputs, name="execute")(executor.run)
+    wake = execution.Wake(topics.market_data)
+    app.on_partitions_assigned.connect(wake.on_partitions_assigned)  # type: ignore[arg-type]
     status.register(app, settings, tables)
     api.register(app, settings, topics, tables, state)
     return app

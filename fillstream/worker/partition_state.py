@@ -33,7 +33,9 @@ T = TypeVar("T")
 
 
 class PartitionState:
-    def __init__(self, partition: int, tables: Tables, changed: set[str]) -> None:
+    def __init__(
+        self, partition: int, tables: Tables, changed: set[str], outboxed: set[str]
+    ) -> None:
         self.partition = partition
         self._tables = tables
         self._accounts: dict[str, StoredAccount] = {}
@@ -45,6 +47,10 @@ class PartitionState:
         """Accounts whose outbox this batch has started (owned by `WorkerState`, which keeps
         it across a rebalance: the batch's outputs are still to be delivered)."""
         self._touched: set[str] = set()
+        self._outboxed = outboxed
+        """Accounts of this partition whose outbox this checkpoint fills (owned by
+        `WorkerState`, which indexes them at the end of the batch, rebalance or not)."""
+        self._swept = False
         self.last_marks: datetime | None = None
         """The tick time of this partition's last marks (see `execution.MARK_INTERVAL`)."""
         self.unmarked: set[str] = set()
@@ -77,6 +83,8 @@ class PartitionState:
             stored.owed_for = {}
             self._changed.add(account.account_id)
         stored.outbox.extend(outputs)
+        if stored.outbox:
+            self._outboxed.add(account.account_id)
         stored.owed_for.update(applied)
         stored.applied.update(self.market_position)
         stored.applied.update(applied)
@@ -107,8 +115,24 @@ class PartitionState:
         ):
             return []
         self._changed.add(account_id)
+        self._outboxed.add(account_id)
         self._tables.accounts[account_id] = dump_stored(stored)
         return list(stored.outbox)
+
+    def owed_before_takeover(self) -> list[Output]:
+        """What the partition's accounts may owe from the worker that had it before, the first
+        time this worker handles a record of it: an account no input reaches again must not
+        keep them. The partition's outbox index names the accounts its last checkpoint changed
+        (those of earlier checkpoints were delivered)."""
+        if self._swept:
+            return []
+        self._swept = True
+        outputs: list[Output] = []
+        for account_id in self._tables.outboxes.get(str(self.partition)) or []:
+            stored = self.stored(account_id)
+            if stored is not None:
+                outputs += self.owed(stored)
+        return outputs
 
     @property
     def market_position(self) -> dict[str, int]:
@@ -181,17 +205,27 @@ class WorkerState:
         self._tables = tables
         self._partitions: dict[int, PartitionState] = {}
         self._changed: set[str] = set()
+        self._outboxed: dict[int, set[str]] = {}
 
     def of(self, partition: int) -> PartitionState:
         state = self._partitions.get(partition)
         if state is None:
             state = self._partitions[partition] = PartitionState(
-                partition, self._tables, self._changed
+                partition, self._tables, self._changed, self._outboxed.setdefault(partition, set())
             )
         return state
 
     async def on_partitions_revoked(self, sender: Any, *args: Any, **kwargs: Any) -> None:
         self._partitions.clear()
+
+    def end_batch(self, partition: int) -> None:
+        """Before the checkpoint, with the partition's changelog: index the accounts whose
+        outboxes it fills (durable with them). A partition the checkpoint leaves alone keeps its
+        index, whose outputs the stored progress shows delivered."""
+        outboxed = self._outboxed.get(partition)
+        if outboxed:
+            self._tables.outboxes[str(partition)] = sorted(outboxed)
+            outboxed.clear()
 
     def committed(self) -> None:
         """The batch's outputs are delivered: the next change of an account owes afresh."""

@@ -68,8 +68,10 @@ class Sequencer:
         handle: Handler,
         flush: Callable[[], Awaitable[None]] | None = None,
         committed: Callable[[], None] | None = None,
+        end_partition: Callable[[int], None] | None = None,
     ) -> None:
-        """``flush`` ends each batch (the router's broadcast); ``committed`` hears that a
+        """``flush`` ends each batch (the router's broadcast); ``end_partition`` ends it for
+        each partition it read, with that partition's changelogs; ``committed`` hears that a
         checkpoint has delivered the batch's outputs."""
         timer = metrics.PROCESSING_SECONDS.labels(self.agent)
         async for events in batches(stream, self.size, self.within):
@@ -83,9 +85,9 @@ class Sequencer:
                         timer.observe(time.perf_counter() - started)
                         metrics.MESSAGES_IN.labels(record.topic).inc()
                     if self._checkpoint.full:
-                        await self._commit(batch, writes, flush, committed)
+                        await self._commit(batch, writes, flush, committed, end_partition)
                         batch = _Batch(self._progress)
-            await self._commit(batch, writes, flush, committed)
+            await self._commit(batch, writes, flush, committed, end_partition)
 
     async def _commit(
         self,
@@ -93,9 +95,14 @@ class Sequencer:
         writes: list,
         flush: Callable[[], Awaitable[None]] | None,
         committed: Callable[[], None] | None,
+        end_partition: Callable[[int], None] | None,
     ) -> None:
         if flush is not None:
             await flush()
+        if end_partition is not None:
+            for partition, event in batch.partitions().items():
+                write_tables_for(event)
+                end_partition(partition)
         state_writes = list(writes)
         await self._checkpoint.commit(state_writes, batch.store)
         writes.clear()
@@ -195,6 +202,11 @@ class _Batch:
     def take(self, key: str, offset: int, event: EventT) -> None:
         self._next[key] = offset + 1
         self._events[key] = event
+
+    def partitions(self) -> dict[int, EventT]:
+        """Each partition the batch read, with an event of it (co-partitioned sources share
+        their changelog partition)."""
+        return {event.message.partition: event for event in self._events.values()}
 
     def store(self) -> None:
         """Once per batch and partition, in the changelog partition of that source partition."""

@@ -38,6 +38,9 @@ class Tables:
     """topic#partition -> next offset to process."""
     market_positions: Table
     """partition -> the router's inputs (``instruments#q``, ``ticks#q``) -> last offset applied."""
+    outboxes: Table
+    """partition -> the accounts whose outboxes hold the outputs of its last checkpoint: the
+    ones a worker taking the partition over may owe, without reading every account."""
 
     @classmethod
     def declare(cls, app: faust.App) -> Tables:
@@ -52,6 +55,7 @@ class Tables:
             "order_status": "order-status",
             "progress": "progress",
             "market_positions": "market-positions",
+            "outboxes": "outboxes",
         }
         return cls(
             **{

@@ -64,6 +64,8 @@ class Worker:
         await self.dead_letters.guarded(
             record, self.router.add if router else self.execution.handle
         )
+        if not router:
+            self.execution.end_partition(record.partition)
 
     def restarted(self) -> Worker:
         """Another worker on the durable state: these tables, nothing in memory or in flight."""
@@ -171,6 +173,28 @@ async def test_after_a_crash_outputs_are_the_ones_the_durable_state_owes(worker:
     assert restarted.topics["fills"].values() == worker.topics["fills"].values()
     assert restarted.topics["order-events"].values() == worker.topics["order-events"].values()
     assert restarted.tables.accounts["ann"] == worker.tables.accounts["ann"]
+
+
+async def test_a_takeover_sends_what_is_owed_without_waiting_for_the_account(
+    worker: Worker,
+) -> None:
+    """The account is not reached again after the crash: the first record of its partition
+    the new worker handles (the empty batch it sends itself on assignment) sends the outputs."""
+    await worker.apply(worker.inputs.record("orders", "ann", worker.order("o1")))
+    assert worker.topics["fills"].sent == []  # durable, not delivered; then the crash
+    restarted = worker.restarted()
+    await restarted.handle(restarted.inputs.record("market-data", None, {"updates": []}))
+    await worker.checkpoint.commit([], lambda: None)  # what the lost worker would have sent
+    assert restarted.topics["fills"].values() == worker.topics["fills"].values()
+    assert restarted.topics["order-events"].values() == worker.topics["order-events"].values()
+
+
+async def test_a_takeover_sends_nothing_that_was_delivered(worker: Worker) -> None:
+    await worker.handle(worker.inputs.record("orders", "ann", worker.order("o1")))
+    assert worker.tables.outboxes == {"0": ["ann"]}
+    restarted = worker.restarted()
+    await restarted.handle(restarted.inputs.record("market-data", None, {"updates": []}))
+    assert [topic.sent for topic in restarted.topics.values()] == [[]] * 5
 
 
 async def test_after_a_crash_before_the_state_was_durable_the_order_runs_once(
