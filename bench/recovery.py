@@ -1,15 +1,17 @@
 """State recovery: a worker holding N accounts' state, each with a position from one filled order,
 starts on an empty disk; how long until it processes again, and the changelog records restored
-per second over that time.
+per second over that time. It does so twice in one run: with the worker's bulk restore
+(`worker/restore.py`) and with Faust's own restore alone (`bench/apps/faust_restore_worker.py`).
 
 `python -m bench.recovery [accounts]` prints a table and writes bench/results/recovery.json.
-Uses FILLSTREAM_KAFKA_BOOTSTRAP, else a local broker. The restarting worker is sampled with
+Uses FILLSTREAM_KAFKA_BOOTSTRAP, else a local broker. Each restarting worker is sampled with
 py-spy (bench.profile), to say where the time goes.
 """
 
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -35,9 +37,14 @@ ORDER = (b'{"order_id": "o%d", "account_id": "a%d", "symbol": "BTC", "side": "bu
          b'"type": "market", "quantity": "1"}')  # fmt: skip
 
 
-def start(env: dict, log: Path) -> subprocess.Popen:
+WORKER = [sys.executable, "-m", "fillstream.cli", "worker", "--loglevel", "info"]
+FAUST_RESTORE_WORKER = [sys.executable, "-m", "bench.apps.faust_restore_worker"]
+BULK_RESTORED = re.compile(rb"restored (\d+) changelog records in ([\d.]+)s")
+
+
+def start(env: dict, log: Path, command: list[str] = WORKER) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "fillstream.cli", "worker"], env=env, cwd=REPO,
+        command, env=env, cwd=REPO,
         stdout=log.open("ab"), stderr=subprocess.STDOUT, start_new_session=True,
     )  # fmt: skip
 
@@ -99,22 +106,41 @@ async def measure(bootstrap: str, accounts: int, work: Path) -> dict:
     finally:
         stop(process)
     records = await changelog_records(bootstrap, env["FILLSTREAM_APP_ID"])
-    shutil.rmtree(work / "worker" / "faust")
-    started = time.monotonic()
-    process = start(env, work / "worker.log")
-    try:
-        with Sampler(process.pid, work, "restoring-worker") as sampler:
-            await preload(bootstrap, settings.topic("accounts"), [("probe", PROBE)])
-            await wait_for_events(bootstrap, settings.topic("risk_events"), accounts + 1, 900)
-            elapsed = time.monotonic() - started
-    finally:
-        stop(process)
+    probes = 0
+    results = {}
+    for name, command in (("bulk", WORKER), ("faust", FAUST_RESTORE_WORKER)):
+        shutil.rmtree(work / "worker" / "faust")
+        log = work / f"restart-{name}.log"
+        started = time.monotonic()
+        process = start(env, log, command)
+        try:
+            with Sampler(process.pid, work, f"restoring-worker-{name}") as sampler:
+                probes += 1
+                probe = PROBE.replace(b"probe", b"probe%d" % probes)
+                await preload(bootstrap, settings.topic("accounts"), [(f"probe{probes}", probe)])
+                await wait_for_events(
+                    bootstrap, settings.topic("risk_events"), accounts + probes, 900
+                )
+                elapsed = time.monotonic() - started
+        finally:
+            stop(process)
+        bulk = BULK_RESTORED.search(log.read_bytes())
+        results[name] = {
+            "seconds_until_processing": round(elapsed, 1),
+            "restored_records_per_second": round(records / elapsed),
+            "bulk_restored_records": int(bulk[1]) if bulk else 0,
+            "bulk_restore_seconds": float(bulk[2]) if bulk else 0.0,
+            "profile": sampler.summary(),
+        }
     return {
         "accounts": accounts,
         "changelog_records": records,
-        "seconds_until_processing": round(elapsed, 1),
-        "restored_records_per_second": round(records / elapsed),
-        "profile": sampler.summary(),
+        **results,
+        "speedup": round(
+            results["faust"]["seconds_until_processing"]
+            / results["bulk"]["seconds_until_processing"],
+            1,
+        ),
     }
 
 

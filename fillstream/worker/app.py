@@ -17,6 +17,7 @@ from fillstream.broker.admin import TopicSpec, ensure_topics
 from fillstream.broker.local import bootstrap_servers
 from fillstream.settings import Settings
 from fillstream.worker.faust_adapter import DurableTable
+from fillstream.worker.restore import restore_tables
 
 
 class Worker(faust.Worker):
@@ -38,7 +39,8 @@ class App(faust.App):
 
     Faust declares changelogs while the consumer joins its group; a changelog the group's first
     metadata snapshot saw with no partitions made the first table write fail its partition check
-    (PartitionsMismatch: "the changelog topic has 0 partitions") and crashed the agent.
+    (PartitionsMismatch: "the changelog topic has 0 partitions") and crashed the agent. Then
+    it restores its tables in bulk (`restore`), which Faust would do a record at a time.
     """
 
     def __init__(
@@ -57,6 +59,9 @@ class App(faust.App):
         specs = [*self.topic_specs, *changelogs]
         if specs:
             await ensure_topics(self.kafka_bootstrap, specs, self.conf.topic_partitions)
+        await restore_tables(
+            list(self.tables.values()), self.kafka_bootstrap, self.conf.topic_partitions
+        )
 
 
 def create_app(settings: Settings, topic_specs: Iterable[TopicSpec] = ()) -> App:

@@ -13,8 +13,9 @@ from contextvars import ContextVar
 from typing import Any
 
 import faust
+import rocksdict
 from faust.streams import _current_event
-from faust.types import EventT, StreamT
+from faust.types import TP, EventT, StreamT
 
 
 def write_tables_for(event: EventT) -> None:
@@ -43,6 +44,30 @@ async def fetch_partitions(app: faust.App, topic: str) -> None:
     ask its producer for that."""
     producer = app.producer._ensure_producer()  # type: ignore[attr-defined]
     await producer.partitions_for(topic)
+
+
+def persisted_offset(table: faust.Table, partition: int) -> int | None:
+    """The last changelog offset the table's local store holds for the partition."""
+    store = table.data
+    return store.persisted_offset(TP(table.changelog_topic.get_topic_name(), partition))
+
+
+def store_changelog(
+    table: faust.Table, partition: int, records: list[tuple[bytes, bytes | None]], offset: int
+) -> None:
+    """Write changelog records (a value of None deletes) into the table's local store up to
+    ``offset``, as Faust's own restore does (``Store.apply_changelog_batch``, which wants
+    Faust events): the store's own database for the partition, one write batch, then the
+    persisted offset Faust's recovery resumes after."""
+    store = table.data
+    batch = rocksdict.WriteBatch(raw_mode=True)
+    for key, value in records:
+        if value is None:
+            batch.delete(key)
+        else:
+            batch.put(key, value)
+    store._db_for_partition(partition).write(batch)  # type: ignore[attr-defined]
+    store.set_persisted_offset(TP(table.changelog_topic.get_topic_name(), partition), offset)
 
 
 _changelog_writes: ContextVar[list[asyncio.Future] | None] = ContextVar(
