@@ -106,20 +106,29 @@ class Execution:
             self._owed(state, stored)
             if stored.has_applied(record.progress_key, record.offset):
                 return
+        order_ids = _OrderIds(self._tables.order_ids, message.account_id)
+        rejected = order_ids.rejected_without_account(order.order_id, record.offset)
+        if rejected is not None:
+            # This very message was rejected before its account existed: the same answer.
+            self._checkpoint.publish(rejected)
+            return
         account = stored.account if stored is not None else None
         watched_before = watched_symbols(account)
+        now = event_time(record, message.ts, self._max_clock_skew)
         events = engine.submit_order(
             account,
             order,
             state.market(),
-            order_ids=_OrderIds(self._tables.order_ids, message.account_id),
-            now=event_time(record, message.ts, self._max_clock_skew),
+            order_ids=order_ids,
+            now=now,
             offset=record.offset,
             duplicate_window=self._duplicate_window,
         )
         outputs = self._publisher.outputs(events)
         if stored is not None:
             state.save(stored, watched_before, {record.progress_key: record.offset}, outputs)
+        else:
+            order_ids.reject_without_account(order.order_id, SeenOrder(now, record.offset), outputs)
         self._checkpoint.publish(outputs)
 
     def _on_account(self, record: Input, state: PartitionState) -> None:
@@ -270,6 +279,21 @@ class _OrderIds:
 
     def add(self, order_id: str, seen: SeenOrder) -> None:
         self._table[pair_key(self.account_id, order_id)] = dump_seen(seen)
+
+    def reject_without_account(self, order_id: str, seen: SeenOrder, outputs: list[Output]) -> None:
+        """An order for an account that does not exist has no document to keep its answer in
+        (its applied offset and its outbox); its order id row keeps them instead, so a replay
+        after the account is registered cannot answer differently."""
+        self._table[pair_key(self.account_id, order_id)] = [
+            *dump_seen(seen),
+            [output.dump() for output in outputs],
+        ]
+
+    def rejected_without_account(self, order_id: str, offset: int) -> list[Output] | None:
+        document = self._table.get(pair_key(self.account_id, order_id))
+        if document is None or len(document) < 3 or load_seen(document).offset != offset:
+            return None
+        return [Output.load(item) for item in document[2]]
 
 
 def _rests_on(account: Account | None, symbol: str) -> bool:

@@ -197,6 +197,27 @@ async def test_a_takeover_sends_nothing_that_was_delivered(worker: Worker) -> No
     assert [topic.sent for topic in restarted.topics.values()] == [[]] * 5
 
 
+async def test_an_order_rejected_before_its_account_existed_is_rejected_again_on_replay(
+    worker: Worker,
+) -> None:
+    """Delivered, then the crash before progress; the account is registered before the order
+    comes again: the replay gives the same answer, not an execution."""
+    record = worker.inputs.record("orders", "zed", worker.order("z1", account_id="zed"))
+    await worker.apply(record)
+    await worker.checkpoint.commit([], lambda: None)
+    (rejection,) = worker.topics["order-events"].values()
+    assert (rejection["status"], rejection["reason"]) == ("rejected", "UNKNOWN_ACCOUNT")
+    restarted = worker.restarted()
+    zed = {"account_id": "zed", "starting_balance": "1000"}
+    await restarted.handle(restarted.inputs.record("accounts", "zed", zed))
+    await restarted.handle(record)
+    assert restarted.topics["order-events"].values() == [rejection]
+    assert restarted.topics["fills"].sent == []
+    again = restarted.inputs.record("orders", "zed", worker.order("z1", account_id="zed"))
+    await restarted.handle(again)  # the same id in a new message: a duplicate
+    assert restarted.topics["order-events"].values()[-1]["reason"] == "DUPLICATE_ORDER_ID"
+
+
 async def test_after_a_crash_before_the_state_was_durable_the_order_runs_once(
     worker: Worker,
 ) -> None:
