@@ -70,6 +70,17 @@ def store_changelog(
     store.set_persisted_offset(TP(table.changelog_topic.get_topic_name(), partition), offset)
 
 
+def close_stores(table: faust.Table) -> None:
+    """Close the table's local databases, so Faust opens only those of the partitions it is
+    given: a read outside an event searches every open one (``Store._get_bucket_for_key``),
+    and would answer from a partition another worker owns."""
+    store = table.data
+    while store._dbs:  # type: ignore[attr-defined]
+        _, db = store._dbs.popitem()  # type: ignore[attr-defined]
+        db.close()
+    store._key_index.clear()  # type: ignore[attr-defined]
+
+
 _changelog_writes: ContextVar[list[asyncio.Future] | None] = ContextVar(
     "changelog_writes", default=None
 )

@@ -4,9 +4,9 @@ Faust restores a changelog one record at a time (an asyncio queue, a ``wait_for`
 bookkeeping per record: about 10 000 records a second here), so a worker started on an empty disk
 with 100 000 accounts stood still for most of a minute. Before the consumer joins, this reads
 every table's changelog partitions from what the local store holds to their end, in large
-fetches, straight into the stores Faust then opens, and advances their persisted offsets: Faust's
-own recovery then reads only what was written meanwhile, and stays the one that decides when a
-partition is ready.
+fetches, straight into the stores Faust then opens, and advances their persisted offsets; then
+closes them, so Faust opens only those it is given. Faust's own recovery then reads only what was
+written meanwhile, and stays the one that decides when a partition is ready.
 
 It reads every partition, since the assignment is not known yet; with a standby replica per
 partition on two workers each of them keeps all of them anyway.
@@ -21,7 +21,7 @@ from dataclasses import dataclass
 import faust
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from fillstream.worker.faust_adapter import persisted_offset, store_changelog
+from fillstream.worker.faust_adapter import close_stores, persisted_offset, store_changelog
 
 logger = logging.getLogger(__name__)
 FETCH_BYTES = 64 * 1024 * 1024
@@ -83,6 +83,8 @@ async def restore_tables(tables: list[faust.Table], bootstrap: str, partitions: 
                 consumer.pause(*done)
     finally:
         await consumer.stop()
+        for table in tables:
+            close_stores(table)
     restored.seconds = time.perf_counter() - started
     logger.info(
         "restored %d changelog records in %.1fs before joining",

@@ -40,8 +40,9 @@ async def test_a_changelog_is_restored_into_the_store_with_its_offsets(
     restored = await restore_tables([table], kafka_bootstrap, partitions=2)
 
     assert restored.records == 5
-    assert (persisted_offset(table, 0), persisted_offset(table, 1)) == (3, 0)
     store = table.data
+    assert store._dbs == {}, "Faust must open only the partitions it is given"
+    assert (persisted_offset(table, 0), persisted_offset(table, 1)) == (3, 0)
     assert [(key, store._db_for_partition(0).get(key)) for key in (b"ann", b"bob")] == [
         (b"ann", b'"3"'), (b"bob", None)]  # fmt: skip
     assert store._db_for_partition(1).get(b"cy") == b'"4"'
