@@ -28,6 +28,7 @@ from rich.table import Table
 from fillstream.auth import hash_key
 from fillstream.broker import local
 from fillstream.broker.admin import ensure_topics, pipeline_topics
+from fillstream.core.events import TERMINAL
 from fillstream.settings import Settings
 from fillstream.simulate.market import MarketModel
 from fillstream.simulate.publish import upstream_producer
@@ -317,7 +318,7 @@ def _equity(tally: Tally, account: dict, prices: dict[str, str]) -> Decimal:
 
 
 def _print_summary(tally: Tally, session: Session) -> None:
-    ended = sum(1 for s in tally.statuses.values() if set(s) & {"filled", "cancelled", "rejected"})
+    ended = sum(1 for s in tally.statuses.values() if set(s) & TERMINAL)
     print("\nsummary")
     print(f"  ticks sent: {session.sent['ticks']}, orders sent: {session.sent['orders']}")
     print(f"  fills: {tally.counts['fills']}")

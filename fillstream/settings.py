@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+from datetime import time
 from decimal import Decimal
 from pathlib import Path
 from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -73,6 +75,20 @@ class Settings(BaseSettings):
     default_max_order_pct: Decimal = Field(Decimal(100), description="For accounts that omit it.")
     default_max_drawdown_pct: Decimal = Field(Decimal(10), description="For accounts that omit it.")
     duplicate_window_hours: int = Field(24, description="How long an order_id stays taken.")
+    session_timezone: str = Field(
+        "UTC", description="IANA time zone of the trading day that DAY orders last."
+    )
+    session_close: time = Field(time(0), description="When the trading day ends, local time.")
+
+    @field_validator("session_timezone")
+    @classmethod
+    def _known_zone(cls, zone: str) -> str:
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"unknown time zone {zone!r}") from None
+        return zone
+
     max_clock_skew_seconds: float = Field(
         300.0,
         gt=0,

@@ -28,7 +28,7 @@ from tests.support import ADMIN_KEY, Downstream, Upstream, WorkerProcess, worker
 
 STARTING_BALANCE = Decimal(100_000)
 OPENING = {"accepted", "rejected"}
-TERMINAL = {"rejected", "filled", "cancelled"}
+TERMINAL = {"rejected", "filled", "cancelled", "expired"}
 
 
 WORKER = [sys.executable, "-m", "fillstream.cli", "worker"]

@@ -132,7 +132,7 @@ class Pipeline:
 
         def complete(outputs) -> bool:
             mine = events(outputs)
-            ended = sum(e["status"] in {"rejected", "filled", "cancelled"} for e in mine)
+            ended = sum(e["status"] in {"rejected", "filled", "cancelled", "expired"} for e in mine)
             filled = any(e["status"] == "filled" for e in mine)
             has_fill = any(f["order_id"] == order_id for f in outputs["fills"])
             return ended >= terminal and (has_fill or not filled)

@@ -31,6 +31,7 @@ from fillstream.core.model import (
     ZERO,
     Account,
     AccountLimits,
+    Cancel,
     Instrument,
     Kind,
     Liquidity,
@@ -38,9 +39,12 @@ from fillstream.core.model import (
     OrderIds,
     OrderType,
     Reason,
+    Replace,
     RestingOrder,
     SeenOrder,
+    Session,
     Side,
+    TimeInForce,
     position_key,
     rounded,
     split_position_key,
@@ -54,6 +58,9 @@ class Market:
 
     instrument: Callable[[str], Instrument | None]
     last_price: Callable[[str], Decimal | None]
+
+
+UTC_DAYS = Session()
 
 
 class Rejected(Exception):
@@ -82,13 +89,16 @@ def submit_order(
     now: datetime,
     offset: int,
     duplicate_window: timedelta,
+    session: Session = UTC_DAYS,
 ) -> list[Event]:
-    try:
-        with localcontext(EXACT):
-            return _execute(account, order, market, order_ids, now, offset, duplicate_window)
-    except Rejected as rejection:
-        return [
-            OrderEvent(
+    with localcontext(EXACT):
+        expired = expire(account, now) if account is not None else []
+        try:
+            return expired + _execute(
+                account, order, market, order_ids, now, offset, duplicate_window, session
+            )
+        except Rejected as rejection:
+            rejected = OrderEvent(
                 order.order_id,
                 order.account_id,
                 OrderStatus.REJECTED,
@@ -96,7 +106,7 @@ def submit_order(
                 rejection.reason,
                 rejection.detail,
             )
-        ]
+            return [*expired, rejected]
 
 
 def _execute(
@@ -107,9 +117,16 @@ def _execute(
     now: datetime,
     offset: int,
     duplicate_window: timedelta,
+    session: Session,
 ) -> list[Event]:
     instrument = market.instrument(order.symbol)
     _check_well_formed(order, instrument)
+    if order.time_in_force is TimeInForce.GTD:
+        assert order.expire_at is not None  # checked as well formed
+        if order.expire_at <= now:
+            raise Rejected(Reason.INVALID_ORDER, f"expire_at {order.expire_at} is not after {now}")
+    elif order.time_in_force is TimeInForce.DAY:
+        order = replace(order, expire_at=session.end_of_day(now))
     if account is None:
         raise Rejected(Reason.UNKNOWN_ACCOUNT, f"no account {order.account_id!r}")
     if account.halted:
@@ -121,6 +138,15 @@ def _execute(
     order_ids.add(order.order_id, SeenOrder(now, offset))
     if instrument is None:
         raise Rejected(Reason.UNKNOWN_SYMBOL, f"no instrument {order.symbol!r}")
+    accepted = OrderEvent(order.order_id, account.account_id, OrderStatus.ACCEPTED, now)
+    return [accepted, *_place(account, order, instrument, market, now)]
+
+
+def _place(
+    account: Account, order: Order, instrument: Instrument, market: Market, now: datetime
+) -> list[Event]:
+    """Fill the order at once if it is marketable, else rest it (or cancel it: IOC, FOK), after
+    the risk checks; what an accepted order, or a replaced one, goes through."""
     last = market.last_price(order.symbol)
     if last is None or not pricing.valid_reference(instrument, last):
         raise Rejected(Reason.NO_MARKET_DATA, f"no usable tick yet for {order.symbol!r}")
@@ -135,6 +161,10 @@ def _execute(
     else:
         price = limit
     fee_bps = instrument.taker_fee_bps if immediate else instrument.maker_fee_bps
+    if not immediate and order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
+        detail = f"{order.time_in_force.value}: not marketable on arrival"
+        return [OrderEvent(order.order_id, account.account_id, OrderStatus.CANCELLED, now,
+                           detail=detail)]  # fmt: skip
     if instrument.kind is Kind.PREDICTION and order.side is Side.SELL:
         _check_position_on_offer(account, order)
     fee = pricing.trade_fee(order.quantity, price, order.side, fee_bps) if immediate else None
@@ -142,14 +172,109 @@ def _execute(
     if growth:
         _check_buying_power(account, order, market, price, fee, fee_bps, growth)
 
-    accepted = OrderEvent(order.order_id, account.account_id, OrderStatus.ACCEPTED, now)
-    events: list[Event] = [accepted]
     if fee is None:
         account.resting[order.order_id] = RestingOrder(order, fee_bps)
-        return events
-    events += _fill(account, market, order, price, fee, Liquidity.TAKER, now)
-    events += _mark(account, market, now)
+        return []
+    events = _fill(account, market, order, price, fee, Liquidity.TAKER, now)
+    return events + _mark(account, market, now)
+
+
+def cancel(
+    account: Account | None, command: Cancel, order_ids: OrderIds, now: datetime
+) -> list[Event]:
+    """Cancel an open order: a ``cancelled`` event, or a ``cancel_rejected`` that says why not."""
+    with localcontext(EXACT):
+        expired = expire(account, now) if account is not None else []
+        try:
+            _open_order(account, command.order_id, command.account_id, order_ids)
+        except Rejected as rejection:
+            return [*expired, _refused(command, OrderStatus.CANCEL_REJECTED, rejection, now)]
+        assert account is not None
+        del account.resting[command.order_id]
+        cancelled = OrderEvent(command.order_id, account.account_id, OrderStatus.CANCELLED,
+                               now, detail="cancelled by the trader")  # fmt: skip
+        return [*expired, cancelled]
+
+
+def replace_order(
+    account: Account | None,
+    command: Replace,
+    market: Market,
+    order_ids: OrderIds,
+    now: datetime,
+) -> list[Event]:
+    """Change an open order: checked as a new order would be, on the account without the old
+    one, and kept only if accepted; a ``replaced`` event (then its fill if it has become
+    marketable), or a ``replace_rejected`` and the order as it was."""
+    with localcontext(EXACT):
+        expired = expire(account, now) if account is not None else []
+        try:
+            resting = _open_order(account, command.order_id, command.account_id, order_ids)
+            assert account is not None
+            old = resting.order
+            new = replace(
+                old,
+                quantity=command.quantity if command.quantity is not None else old.quantity,
+                limit_price=(
+                    command.limit_price if command.limit_price is not None else old.limit_price
+                ),
+            )
+            instrument = market.instrument(new.symbol)
+            assert instrument is not None  # it rests on it
+            _check_well_formed(new, instrument)
+            trial = copy_account(account)
+            del trial.resting[new.order_id]
+            placed = _place(trial, new, instrument, market, now)
+        except Rejected as rejection:
+            return [*expired, _refused(command, OrderStatus.REPLACE_REJECTED, rejection, now)]
+        for name in ("cash", "peak_equity", "halted", "fills", "positions", "resting"):
+            setattr(account, name, getattr(trial, name))
+        changes = [
+            f"{name} {before} -> {after}"
+            for name, before, after in (
+                ("quantity", old.quantity, new.quantity),
+                ("limit_price", old.limit_price, new.limit_price),
+            )
+            if before != after
+        ]
+        replaced = OrderEvent(new.order_id, account.account_id, OrderStatus.REPLACED, now,
+                              detail=", ".join(changes) or "unchanged")  # fmt: skip
+        return [*expired, replaced, *placed]
+
+
+def expire(account: Account, now: datetime) -> list[Event]:
+    """End the account's GTD and DAY orders whose time has come: checked at every input that
+    reaches the account (its orders and commands, and ticks of what it holds or rests on), at
+    that input's time."""
+    events: list[Event] = []
+    for order_id, resting in list(account.resting.items()):
+        expire_at = resting.order.expire_at
+        if expire_at is not None and expire_at <= now:
+            del account.resting[order_id]
+            events.append(OrderEvent(order_id, account.account_id, OrderStatus.EXPIRED, now,
+                                     detail=f"expired at {expire_at.isoformat()}"))  # fmt: skip
     return events
+
+
+def _open_order(
+    account: Account | None, order_id: str, account_id: str, order_ids: OrderIds
+) -> RestingOrder:
+    if account is None:
+        raise Rejected(Reason.UNKNOWN_ACCOUNT, f"no account {account_id!r}")
+    resting = account.resting.get(order_id)
+    if resting is not None:
+        return resting
+    if order_ids.get(order_id) is None:
+        raise Rejected(Reason.UNKNOWN_ORDER, f"no order {order_id!r} on this account")
+    raise Rejected(Reason.ORDER_CLOSED, f"order {order_id!r} is no longer open")
+
+
+def _refused(
+    command: Cancel | Replace, status: OrderStatus, rejection: Rejected, now: datetime
+) -> OrderEvent:
+    return OrderEvent(
+        command.order_id, command.account_id, status, now, rejection.reason, rejection.detail
+    )
 
 
 def _check_well_formed(order: Order, instrument: Instrument | None) -> None:
@@ -160,6 +285,13 @@ def _check_well_formed(order: Order, instrument: Instrument | None) -> None:
         raise invalid(f"order_id may not start with {ENGINE_ID_PREFIX!r}: the engine's own ids do")
     if problem := _amount_problem("quantity", order.quantity, MAX_QUANTITY):
         raise invalid(problem)
+    if (order.time_in_force is TimeInForce.GTD) != (order.expire_at is not None):
+        raise invalid("expire_at goes with time_in_force gtd, and only with it")
+    if order.type is OrderType.MARKET and order.time_in_force in (
+        TimeInForce.GTD,
+        TimeInForce.DAY,
+    ):
+        raise invalid("a market order fills at once: time_in_force gtc, ioc or fok")
     if order.type is OrderType.LIMIT and order.limit_price is None:
         raise invalid("a limit order needs a limit_price")
     if order.type is OrderType.MARKET and order.limit_price is not None:
@@ -308,10 +440,11 @@ def _money(value: Decimal) -> Decimal:
 
 
 def fill_resting(account: Account, symbol: str, market: Market, now: datetime) -> list[Event]:
-    """Fill the account's resting limits on `symbol` that its last price trades at or through."""
+    """Fill the account's resting limits on `symbol` that its last price trades at or through
+    (once those whose time has come have expired)."""
     instrument = market.instrument(symbol)
     last = market.last_price(symbol)
-    events: list[Event] = []
+    events = expire(account, now)
     if instrument is None or last is None or not pricing.valid_reference(instrument, last):
         return events
     with localcontext(EXACT):

@@ -15,6 +15,18 @@ class OrderStatus(StrEnum):
     REJECTED = "rejected"
     FILLED = "filled"
     CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    REPLACED = "replaced"
+    CANCEL_REJECTED = "cancel_rejected"
+    """A cancel the order did not take (it is unknown or closed); the order is unchanged."""
+    REPLACE_REJECTED = "replace_rejected"
+    """A replace the order did not take; the order keeps its quantity and price."""
+
+
+TERMINAL = frozenset(
+    {OrderStatus.REJECTED, OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.EXPIRED}
+)
+"""Every order ends with exactly one of these."""
 
 
 class RiskEventType(StrEnum):

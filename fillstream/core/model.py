@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, time, timedelta
 from decimal import (
     ROUND_DOWN,
     ROUND_HALF_EVEN,
@@ -16,6 +16,7 @@ from decimal import (
 )
 from enum import StrEnum
 from typing import Protocol
+from zoneinfo import ZoneInfo
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -55,6 +56,20 @@ class OrderType(StrEnum):
     LIMIT = "limit"
 
 
+class TimeInForce(StrEnum):
+    GTC = "gtc"
+    """Good till cancelled."""
+    IOC = "ioc"
+    """Immediate or cancel: what does not fill on arrival is cancelled."""
+    FOK = "fok"
+    """Fill or kill: all on arrival or nothing. Fills are whole in the last-price model, so it
+    acts as IOC."""
+    GTD = "gtd"
+    """Good till ``expire_at``."""
+    DAY = "day"
+    """Good till the end of the session day (`Session`)."""
+
+
 class Liquidity(StrEnum):
     TAKER = "taker"
     MAKER = "maker"
@@ -92,6 +107,10 @@ class Reason(StrEnum):
     RISK_LIMIT = "RISK_LIMIT"
     INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
     INSUFFICIENT_POSITION = "INSUFFICIENT_POSITION"
+    UNKNOWN_ORDER = "UNKNOWN_ORDER"
+    """A cancel or replace names an order id the account never used."""
+    ORDER_CLOSED = "ORDER_CLOSED"
+    """A cancel or replace names an order that is no longer open (filled, cancelled, ...)."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +142,44 @@ class Order:
     outcome: Outcome | None = None
     limit_price: Decimal | None = None
     ts: datetime | None = None
+    time_in_force: TimeInForce = TimeInForce.GTC
+    expire_at: datetime | None = None
+    """Set for GTD by the trader, and for DAY by the engine at acceptance."""
+
+
+@dataclass(frozen=True)
+class Cancel:
+    """Cancel an open order of the account."""
+
+    order_id: str
+    account_id: str
+
+
+@dataclass(frozen=True)
+class Replace:
+    """Change an open order's quantity and/or limit price; it keeps its id and goes to the back
+    of the queue, as at an exchange."""
+
+    order_id: str
+    account_id: str
+    quantity: Decimal | None = None
+    limit_price: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Session:
+    """Where a trading day ends, for DAY orders: ``close`` o'clock in ``zone``."""
+
+    zone: ZoneInfo = field(default_factory=lambda: ZoneInfo("UTC"))
+    close: time = time(0)
+
+    def end_of_day(self, now: datetime) -> datetime:
+        """The first close strictly after ``now``."""
+        local = now.astimezone(self.zone)
+        close = datetime.combine(local.date(), self.close, self.zone)
+        if close <= local:
+            close = datetime.combine(local.date() + timedelta(days=1), self.close, self.zone)
+        return close.astimezone(now.tzinfo)
 
 
 @dataclass(frozen=True)

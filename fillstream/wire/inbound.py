@@ -6,9 +6,17 @@ turn a limit order into something else.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    RootModel,
+    Tag,
+    model_validator,
+)
 
 from fillstream.core.model import (
     BPS,
@@ -18,12 +26,15 @@ from fillstream.core.model import (
     MAX_ORDER_PCT,
     MAX_PRICE,
     MAX_QUANTITY,
+    Cancel,
     Instrument,
     Kind,
     Order,
     OrderType,
     Outcome,
+    Replace,
     Side,
+    TimeInForce,
 )
 from fillstream.wire.types import Identifier, Money, Symbol, Timestamp, bounded, rate
 
@@ -75,8 +86,10 @@ class TickMessage(Inbound):
 
 
 class OrderMessage(Inbound):
-    """An order; key = account_id. Rules it breaks after parsing are INVALID_ORDER rejections."""
+    """A new order; key = account_id. Rules it breaks after parsing are INVALID_ORDER
+    rejections."""
 
+    action: Literal["new"] = "new"
     order_id: Identifier
     account_id: Identifier
     symbol: Symbol
@@ -85,7 +98,55 @@ class OrderMessage(Inbound):
     type: OrderType
     quantity: Money
     limit_price: Money | None = None
+    time_in_force: TimeInForce = TimeInForce.GTC
+    expire_at: Timestamp | None = Field(None, description="With time_in_force gtd only.")
     ts: Timestamp | None = None
+
+
+class CancelMessage(Inbound):
+    """Cancel an open order of the account; key = account_id."""
+
+    action: Literal["cancel"]
+    order_id: Identifier
+    account_id: Identifier
+    ts: Timestamp | None = None
+
+
+class ReplaceMessage(Inbound):
+    """Change an open order's quantity and/or limit price; it keeps its order_id. Key =
+    account_id."""
+
+    action: Literal["replace"]
+    order_id: Identifier
+    account_id: Identifier
+    quantity: Money | None = None
+    limit_price: Money | None = None
+    ts: Timestamp | None = None
+
+    @model_validator(mode="after")
+    def _changes_something(self) -> ReplaceMessage:
+        if self.quantity is None and self.limit_price is None:
+            raise ValueError("a replace needs a new quantity or limit_price")
+        return self
+
+
+def _action(payload: Any) -> str:
+    """Orders written before commands existed have no ``action``: they are new orders."""
+    if isinstance(payload, dict):
+        return str(payload.get("action", "new"))
+    return str(getattr(payload, "action", "new"))
+
+
+class OrderCommand(RootModel[Annotated[
+    Annotated[OrderMessage, Tag("new")]
+    | Annotated[CancelMessage, Tag("cancel")]
+    | Annotated[ReplaceMessage, Tag("replace")],
+    Discriminator(_action),
+]]):  # fmt: skip
+    """What topic ``orders`` carries: a new order (``action`` "new", or absent), a cancel or a
+    replace."""
+
+    model_config = ConfigDict(frozen=True)
 
 
 def to_instrument(message: InstrumentMessage) -> Instrument:
@@ -111,4 +172,12 @@ def to_order(message: OrderMessage) -> Order:
         outcome=message.outcome,
         limit_price=message.limit_price,
         ts=message.ts,
+        time_in_force=message.time_in_force,
+        expire_at=message.expire_at,
     )
+
+
+def to_command(message: CancelMessage | ReplaceMessage) -> Cancel | Replace:
+    if isinstance(message, CancelMessage):
+        return Cancel(message.order_id, message.account_id)
+    return Replace(message.order_id, message.account_id, message.quantity, message.limit_price)

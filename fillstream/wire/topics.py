@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fillstream.wire.inbound import AccountMessage, InstrumentMessage, OrderMessage, TickMessage
+from fillstream.wire.inbound import AccountMessage, InstrumentMessage, OrderCommand, TickMessage
 from fillstream.wire.market_data import MarketDataBatch
 from fillstream.wire.outbound import (
     DeadLetterMessage,
@@ -32,7 +32,7 @@ class TopicContract:
 INSTRUMENTS = TopicContract("instruments", InstrumentMessage, inbound=True, compacted=True)
 ACCOUNTS = TopicContract("accounts", AccountMessage, inbound=True, compacted=True)
 TICKS = TopicContract("ticks", TickMessage, inbound=True)
-ORDERS = TopicContract("orders", OrderMessage, inbound=True)
+ORDERS = TopicContract("orders", OrderCommand, inbound=True)
 MARKET_DATA = TopicContract("market_data", MarketDataBatch, internal=True)
 FILLS = TopicContract("fills", FillMessage)
 ORDER_EVENTS = TopicContract("order_events", OrderEventMessage)

@@ -24,7 +24,7 @@ from fillstream.core.model import Account, split_position_key
 from fillstream.settings import Settings
 from fillstream.sink.rows import TRADES
 from fillstream.wire.codec import encode
-from fillstream.wire.inbound import OrderMessage
+from fillstream.wire.inbound import CancelMessage, OrderMessage, ReplaceMessage
 from fillstream.wire.outbound import FillMessage
 from fillstream.wire.times import format_time, parse_time
 from fillstream.worker.app import App
@@ -92,17 +92,27 @@ def register(
                 return self.json({"errors": _field_errors(error)}, status=422)
             if denied := _authorize(self, request, order.account_id):
                 return denied
-            try:
-                delivery = await topics.orders.send(
-                    key=order.account_id.encode(), value=encode(order)
-                )
-                await asyncio.wait_for(delivery, KAFKA_SEND_TIMEOUT_SECONDS)
-            except (TimeoutError, KafkaError) as error:
-                return _error(self, 503, f"Kafka unavailable, order not confirmed: {error!r}")
-            return self.json(
-                {"order_id": order.order_id, "account_id": order.account_id, "status": "submitted"},
-                status=202,
+            return await submit(self, order)
+
+    async def submit(
+        view: View, message: OrderMessage | CancelMessage | ReplaceMessage
+    ) -> Response:
+        """Onto ``orders`` like any upstream system's message; the answer comes on
+        ``order-events`` (202: submitted, not yet checked)."""
+        try:
+            delivery = await topics.orders.send(
+                key=message.account_id.encode(), value=encode(message)
             )
+            await asyncio.wait_for(delivery, KAFKA_SEND_TIMEOUT_SECONDS)
+        except (TimeoutError, KafkaError) as error:
+            return _error(
+                view, 503, f"Kafka unavailable, {message.action} not confirmed: {error!r}"
+            )
+        return view.json(
+            {"order_id": message.order_id, "account_id": message.account_id,
+             "action": message.action, "status": "submitted"},
+            status=202,
+        )  # fmt: skip
 
     @app.page("/accounts/{account_id}")
     class AccountView(View):
@@ -128,6 +138,35 @@ def register(
             if status is None:
                 return _error(self, 404, f"no order {order_id!r} for account {account_id!r}")
             return self.json({"order_id": order_id, **status})
+
+        @timed("/accounts/{account_id}/orders/{order_id}")
+        async def delete(self, request: Request, account_id: str, order_id: str) -> Response:
+            """Cancel the order."""
+            if denied := _authorize(self, request, account_id):
+                return denied
+            try:
+                cancel = CancelMessage(action="cancel", order_id=order_id, account_id=account_id)
+            except ValidationError as error:
+                return self.json({"errors": _field_errors(error)}, status=422)
+            return await submit(self, cancel)
+
+        @timed("/accounts/{account_id}/orders/{order_id}")
+        async def patch(self, request: Request, account_id: str, order_id: str) -> Response:
+            """Replace the order's quantity and/or limit price: body ``{"quantity"?,
+            "limit_price"?}``."""
+            if denied := _authorize(self, request, account_id):
+                return denied
+            try:
+                payload = json.loads(await request.read(), parse_float=Decimal)
+                if not isinstance(payload, dict):
+                    raise ValueError("expected a JSON object")
+                replace = ReplaceMessage.model_validate(
+                    {**payload, "action": "replace", "order_id": order_id,
+                     "account_id": account_id}
+                )  # fmt: skip
+            except ValueError as error:
+                return self.json({"errors": _field_errors(error)}, status=422)
+            return await submit(self, replace)
 
     @app.page("/accounts/{account_id}/trades")
     class TradesView(View):
@@ -196,9 +235,12 @@ def _account_view(account: Account, market: engine.Market) -> dict:
             "side": order.side.value,
             "quantity": format(order.quantity, "f"),
             "limit_price": format(order.limit_price, "f"),
+            "time_in_force": order.time_in_force.value,
         }
         if order.outcome:
             entry["outcome"] = order.outcome.value
+        if order.expire_at:
+            entry["expire_at"] = format_time(order.expire_at)
         resting.append(entry)
     return {
         "account_id": account.account_id,

@@ -22,6 +22,7 @@ from fillstream.core.model import (
     RestingOrder,
     SeenOrder,
     Side,
+    TimeInForce,
 )
 
 
@@ -138,6 +139,8 @@ def _dump_resting(resting: RestingOrder) -> dict[str, Any]:
         "outcome": order.outcome.value if order.outcome else None,
         "limit_price": str(order.limit_price),
         "fee_bps": str(resting.fee_bps),
+        "time_in_force": order.time_in_force.value,
+        "expire_at": order.expire_at.isoformat() if order.expire_at else None,
     }
 
 
@@ -151,6 +154,8 @@ def _load_resting(item: dict[str, Any], account_id: str) -> RestingOrder:
         quantity=Decimal(item["quantity"]),
         outcome=Outcome(item["outcome"]) if item["outcome"] else None,
         limit_price=Decimal(item["limit_price"]),
+        time_in_force=TimeInForce(item.get("time_in_force", "gtc")),
+        expire_at=datetime.fromisoformat(item["expire_at"]) if item.get("expire_at") else None,
     )
     return RestingOrder(order, Decimal(item["fee_bps"]))
 

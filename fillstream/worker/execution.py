@@ -11,16 +11,25 @@ from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from faust.types import TP, StreamT, TopicT
 
 from fillstream.core import engine
 from fillstream.core.events import AccountStatusChanged, Event
-from fillstream.core.model import Account, AccountLimits, SeenOrder
+from fillstream.core.model import Account, AccountLimits, Cancel, SeenOrder, Session
 from fillstream.settings import Settings
 from fillstream.wire import topics as contract
 from fillstream.wire.codec import decode
-from fillstream.wire.inbound import AccountMessage, OrderMessage, to_order
+from fillstream.wire.inbound import (
+    AccountMessage,
+    CancelMessage,
+    OrderCommand,
+    OrderMessage,
+    ReplaceMessage,
+    to_command,
+    to_order,
+)
 from fillstream.wire.market_data import InstrumentUpdate, MarketDataBatch
 from fillstream.worker.checkpoint import Checkpoint
 from fillstream.worker.documents import Output, StoredAccount, dump_seen, load_seen
@@ -69,6 +78,7 @@ class Execution:
         )
         self._duplicate_window = timedelta(hours=settings.duplicate_window_hours)
         self._max_clock_skew = timedelta(seconds=settings.max_clock_skew_seconds)
+        self._session = Session(ZoneInfo(settings.session_timezone), settings.session_close)
 
     async def run(self, stream: StreamT) -> None:
         """The agent."""
@@ -98,8 +108,11 @@ class Execution:
         self._checkpoint.publish(state.owed(stored))
 
     def _on_order(self, record: Input, state: PartitionState) -> None:
-        message = decode(OrderMessage, record.value)
+        message = decode(OrderCommand, record.value).root
         require_key(record, message.account_id, "account_id")
+        if not isinstance(message, OrderMessage):
+            self._on_command(record, state, message)
+            return
         order = to_order(message)
         stored = state.stored(message.account_id)
         if stored is not None:
@@ -123,12 +136,36 @@ class Execution:
             now=now,
             offset=record.offset,
             duplicate_window=self._duplicate_window,
+            session=self._session,
         )
         outputs = self._publisher.outputs(events)
         if stored is not None:
             state.save(stored, watched_before, {record.progress_key: record.offset}, outputs)
         else:
             order_ids.reject_without_account(order.order_id, SeenOrder(now, record.offset), outputs)
+        self._checkpoint.publish(outputs)
+
+    def _on_command(
+        self, record: Input, state: PartitionState, message: CancelMessage | ReplaceMessage
+    ) -> None:
+        """A cancel or a replace of an open order."""
+        command = to_command(message)
+        stored = state.stored(message.account_id)
+        if stored is not None:
+            self._owed(state, stored)
+            if stored.has_applied(record.progress_key, record.offset):
+                return
+        account = stored.account if stored is not None else None
+        watched_before = watched_symbols(account)
+        now = event_time(record, message.ts, self._max_clock_skew)
+        order_ids = _OrderIds(self._tables.order_ids, message.account_id)
+        if isinstance(command, Cancel):
+            events = engine.cancel(account, command, order_ids, now)
+        else:
+            events = engine.replace_order(account, command, state.market(), order_ids, now)
+        outputs = self._publisher.outputs(events)
+        if stored is not None:
+            state.save(stored, watched_before, {record.progress_key: record.offset}, outputs)
         self._checkpoint.publish(outputs)
 
     def _on_account(self, record: Input, state: PartitionState) -> None:

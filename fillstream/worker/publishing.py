@@ -61,11 +61,15 @@ class Publisher:
     ) -> None:
         """Keep each order's latest status and its fills. An order's first event starts its
         status afresh (an order id may come back after the duplicate window); a duplicate's
-        rejection is about another message and leaves the first order's status alone. A fill
+        rejection is about another message and leaves the first order's status alone, as does a
+        refused cancel or replace. A fill
         computed again after a crash replaces the one with its id."""
         key = pair_key(message.account_id, message.order_id)
         if isinstance(message, OrderEventMessage):
-            if message.reason is Reason.DUPLICATE_ORDER_ID:
+            if message.reason is Reason.DUPLICATE_ORDER_ID or message.status in (
+                OrderStatus.CANCEL_REJECTED,
+                OrderStatus.REPLACE_REJECTED,
+            ):
                 return
             if message.status in (OrderStatus.ACCEPTED, OrderStatus.REJECTED):
                 statuses[key] = {"fills": []}

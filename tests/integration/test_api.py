@@ -55,9 +55,8 @@ async def test_orders_accounts_and_their_errors(
             )
 
             status, body = p.api("POST", "/orders", order("a1"), key=ALICE_KEY)
-            assert (status, body) == (
-                202, {"order_id": "a1", "account_id": "alice", "status": "submitted"}
-            )  # fmt: skip
+            assert (status, body) == (202, {"order_id": "a1", "account_id": "alice",
+                                            "action": "new", "status": "submitted"})  # fmt: skip
             await p.order_events("a1")
             p.api("POST", "/orders", order("a2", type="limit", limit_price="90"), key=ALICE_KEY)
             await p.wait_for(lambda o: any(e["order_id"] == "a2" for e in o["order_events"]))
@@ -72,7 +71,7 @@ async def test_orders_accounts_and_their_errors(
                 "positions": [{"symbol": "BTC", "quantity": "2", "avg_price": "100",
                                "last_price": "110", "unrealized_pnl": "20"}],
                 "resting_orders": [{"order_id": "a2", "symbol": "BTC", "side": "buy",
-                                    "quantity": "2", "limit_price": "90"}],
+                                    "quantity": "2", "limit_price": "90", "time_in_force": "gtc"}],
             }  # fmt: skip
             assert p.api("GET", "/accounts/bob", key=ALICE_KEY)[0] == 403
             assert p.api("GET", "/accounts/nobody")[0] == 404

@@ -15,7 +15,7 @@ from aiokafka import AIOKafkaConsumer
 
 from tests.support import REPO_ROOT
 
-TERMINAL = {"filled", "cancelled", "rejected"}
+TERMINAL = {"filled", "cancelled", "rejected", "expired"}
 
 
 async def read_all(bootstrap: str, topic: str) -> list[bytes]:

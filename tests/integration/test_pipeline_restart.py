@@ -15,7 +15,7 @@ from tests.pipeline import Pipeline
 ACCOUNTS = [f"acc-{n}" for n in range(4)]
 STARTING_BALANCE = Decimal(1_000_000)
 ORDER_COUNT = 240
-TERMINAL = {"rejected", "filled", "cancelled"}
+TERMINAL = {"rejected", "filled", "cancelled", "expired"}
 
 
 def generated_orders(seed: int = 7) -> list[tuple[str, str, str, str, str, dict]]:

@@ -10,13 +10,17 @@ from fillstream.core.events import Event, Fill, OrderEvent
 from fillstream.core.model import (
     Account,
     AccountLimits,
+    Cancel,
     InMemoryOrderIds,
     Instrument,
     Kind,
     Order,
     OrderType,
     Outcome,
+    Replace,
+    Session,
     Side,
+    TimeInForce,
 )
 
 T0 = datetime(2026, 1, 1, tzinfo=UTC)
@@ -57,6 +61,9 @@ class Book:
         limit: str | None = None,
         outcome: str | None = None,
         order_id: str | None = None,
+        tif: str = "gtc",
+        expire_at: datetime | None = None,
+        session: Session = engine.UTC_DAYS,
     ) -> list[Event]:
         self.offset += 1
         self.clock += timedelta(seconds=1)
@@ -69,6 +76,8 @@ class Book:
             quantity=D(quantity),
             outcome=Outcome(outcome) if outcome else None,
             limit_price=D(limit) if limit else None,
+            time_in_force=TimeInForce(tif),
+            expire_at=expire_at,
         )
         return engine.submit_order(
             account,
@@ -78,7 +87,23 @@ class Book:
             now=self.clock,
             offset=self.offset,
             duplicate_window=timedelta(hours=24),
+            session=session,
         )
+
+    def cancel(self, account: Account | None, order_id: str) -> list[Event]:
+        self.clock += timedelta(seconds=1)
+        return engine.cancel(account, Cancel(order_id, "acc-1"), self.order_ids, self.clock)
+
+    def replace(
+        self,
+        account: Account | None,
+        order_id: str,
+        quantity: str | None = None,
+        limit: str | None = None,
+    ) -> list[Event]:
+        self.clock += timedelta(seconds=1)
+        command = Replace(order_id, "acc-1", quantity and D(quantity), limit and D(limit))
+        return engine.replace_order(account, command, self.market, self.order_ids, self.clock)
 
     def tick(self, account: Account, symbol: str, price: str) -> list[Event]:
         self.clock += timedelta(seconds=1)

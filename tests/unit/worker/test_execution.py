@@ -279,3 +279,29 @@ async def test_outputs_sent_again_stay_owed_until_delivered(worker: Worker) -> N
     assert fills == ["ann#1", "ann#2"]
     opened = [(e["order_id"], e["status"]) for e in twice.topics["order-events"].values()]
     assert ("o1", "accepted") in opened and ("o2", "accepted") in opened
+
+
+async def test_cancel_and_replace_travel_on_the_orders_topic(worker: Worker) -> None:
+    resting = worker.order("b1", type="limit", limit_price="90")
+    await worker.handle(worker.inputs.record("orders", "ann", resting))
+    replace = {"action": "replace", "order_id": "b1", "account_id": "ann", "limit_price": "95"}
+    await worker.handle(worker.inputs.record("orders", "ann", replace))
+    assert worker.tables.accounts["ann"]["resting"][0]["limit_price"] == "95"
+    cancel = {"action": "cancel", "order_id": "b1", "account_id": "ann"}
+    await worker.handle(worker.inputs.record("orders", "ann", cancel))
+    await worker.handle(worker.inputs.record("orders", "ann", cancel))
+    events = [(e["status"], e.get("reason"), e.get("detail"))
+              for e in worker.topics["order-events"].values()]  # fmt: skip
+    assert events == [
+        ("accepted", None, None),
+        ("replaced", None, "limit_price 90 -> 95"),
+        ("cancelled", None, "cancelled by the trader"),
+        ("cancel_rejected", "ORDER_CLOSED", "order 'b1' is no longer open"),
+    ]
+    assert worker.tables.accounts["ann"]["resting"] == []
+    assert worker.tables.watchers == {}
+    # The refused cancel leaves the order's status as the cancel left it.
+    assert worker.tables.order_status[pair_key("ann", "b1")]["status"] == "cancelled"
+    tick = {"symbol": "BTC", "price": "80", "ts": "2026-04-01T10:00:05Z"}
+    await worker.market(("ticks", "BTC", tick))
+    assert worker.topics["fills"].sent == []

@@ -1,0 +1,67 @@
+"""Cancel, replace and time in force through the real broker, a worker process and its API."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+
+from fillstream.wire.times import format_time, parse_time
+from tests.pipeline import Pipeline
+
+
+async def test_replace_cancel_ioc_and_expiry(
+    kafka_bootstrap: str, unique_id: str, data_dir: Path, tmp_path: Path
+) -> None:
+    async with Pipeline(kafka_bootstrap, unique_id, data_dir, tmp_path / "worker.log") as p:
+        await p.instrument("BTC", taker_fee_bps="10", maker_fee_bps="2")
+        await p.account("alice", "10000")
+        await p.tick("BTC", "100")
+
+        # A resting bid moved up by the API, then filled at its new limit as a maker.
+        await p.order("alice", "b1", "BTC", "buy", "10", limit_price="90")
+        await p.wait_for(lambda o: any(e["order_id"] == "b1" for e in o["order_events"]))
+        status, body = p.api("PATCH", "/accounts/alice/orders/b1", b'{"limit_price": "95"}')
+        assert (status, body["action"]) == (202, "replace")
+        await p.wait_for(lambda o: any(e["status"] == "replaced" for e in o["order_events"]))
+        (resting,) = p.api("GET", "/accounts/alice")[1]["resting_orders"]
+        assert (resting["limit_price"], resting["time_in_force"]) == ("95", "gtc")
+        filled_at = await p.tick("BTC", "94")
+        events = await p.order_events("b1")
+        assert [(e["status"], e.get("detail")) for e in events] == [
+            ("accepted", None), ("replaced", "limit_price 90 -> 95"), ("filled", None)]  # fmt: skip
+        (fill,) = p.fills_of("b1")
+        # 10 at 95 = 950, maker fee 950 * 2 / 10 000 = 0.19: cash 10 000 - 950.19
+        assert (fill["price"], fill["fee"], fill["cash_after"]) == ("95", "0.19", "9049.81")
+
+        # Cancelled by the API; a second cancel is refused; nothing fills afterwards.
+        await p.order("alice", "s1", "BTC", "sell", "5", limit_price="130")
+        await p.wait_for(lambda o: any(e["order_id"] == "s1" for e in o["order_events"]))
+        assert p.api("DELETE", "/accounts/alice/orders/s1")[0] == 202
+        assert [e["status"] for e in await p.order_events("s1")] == ["accepted", "cancelled"]
+        assert p.api("DELETE", "/accounts/alice/orders/s1")[0] == 202
+        refused = await p.wait_for(
+            lambda o: any(e["status"] == "cancel_rejected" for e in o["order_events"])
+        )
+        (rejection,) = [e for e in refused["order_events"] if e["status"] == "cancel_rejected"]
+        assert (rejection["order_id"], rejection["reason"]) == ("s1", "ORDER_CLOSED")
+
+        # IOC below the market: never rests.
+        await p.order("alice", "i1", "BTC", "buy", "1", limit_price="80", time_in_force="ioc")
+        events = await p.order_events("i1")
+        assert [(e["status"], e.get("detail")) for e in events] == [
+            ("accepted", None), ("cancelled", "ioc: not marketable on arrival")]  # fmt: skip
+
+        # GTD, dated in tick time: expires at the first tick at or after its time, unfilled.
+        expire_at = parse_time(filled_at) + timedelta(seconds=3)
+        await p.order("alice", "g1", "BTC", "sell", "5", limit_price="110", time_in_force="gtd",
+                      expire_at=format_time(expire_at), ts=filled_at)  # fmt: skip
+        await p.wait_for(lambda o: any(e["order_id"] == "g1" for e in o["order_events"]))
+        await p.tick("BTC", "105")  # 1 s later
+        await p.tick("BTC", "106")  # 2 s
+        await p.tick("BTC", "111")  # 3 s: through the limit, but its time has come
+        events = await p.order_events("g1")
+        assert [(e["status"], e.get("detail")) for e in events] == [
+            ("accepted", None), ("expired", f"expired at {expire_at.isoformat()}")]  # fmt: skip
+        assert p.fills_of("g1") == []
+        assert json.dumps(p.outputs()["dead_letters"]) == "[]"
