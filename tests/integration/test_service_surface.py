@@ -80,8 +80,12 @@ async def test_metrics_move_by_the_scripted_amounts(
     # one batch or in two, depending on how far apart they reached the worker
     fanned_out = metrics[("fillstream_messages_out_total", (("topic", p.topic("market_data")),))]
     assert fanned_out in (4, 8)
+    # and each assignment wakes the four partitions it gives with an empty batch
+    market_data_in = metrics[("fillstream_messages_in_total", (("topic", p.topic("market_data")),))]
+    wakes = market_data_in - fanned_out
+    assert wakes >= 4 and wakes % 4 == 0
     assert metrics[("fillstream_processing_seconds_count", (("agent", "execute"),))] == (
-        3 + 1 + fanned_out
+        3 + 1 + market_data_in
     )
     assert metrics[("fillstream_table_keys", (("table", "account-state"),))] == 1
     assert metrics[("fillstream_table_keys", (("table", "prices"),))] == 4  # one per partition
