@@ -87,6 +87,7 @@ def _simulate_traders(args: argparse.Namespace, settings: Settings) -> int:
             seed=args.seed,
             bad_share=args.bad_share,
             reckless_share=args.reckless_share,
+            manage_share=args.manage_share,
         )
     )
     print(f"{result.messages} orders in {result.seconds:.1f} s: {result.rate:,.0f} orders/s")
@@ -144,6 +145,9 @@ def build_parser() -> argparse.ArgumentParser:
     traders.add_argument("--seed", type=int, default=1)
     traders.add_argument("--bad-share", type=float, default=0.02, help="deliberately bad orders")
     traders.add_argument("--reckless-share", type=float, default=0.1, help="reckless accounts")
+    traders.add_argument(
+        "--manage-share", type=float, default=0.1, help="cancels and replaces of limit orders"
+    )
     traders.set_defaults(handler=_simulate_traders)
 
     demo = roles.add_parser("demo", help="start Kafka and a worker, trade a little, stop")

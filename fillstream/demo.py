@@ -141,7 +141,7 @@ class Session:
         self.web_port = web_port
         self.market = MarketModel(3, 2, SEED, TICKS_PER_SECOND, datetime.now(UTC))
         self.instruments = {i["symbol"]: i for i in self.market.instruments()}
-        self.traders = TraderModel(12, SEED, bad_share=0.03, reckless_share=0.25)
+        self.traders = TraderModel(12, SEED, bad_share=0.03, reckless_share=0.25, manage_share=0.1)
         self.prices: dict[str, str] = {}
         self.sent: Counter = Counter()
         self.tally = Tally()
@@ -323,6 +323,10 @@ def _print_summary(tally: Tally, session: Session) -> None:
     print(f"  ticks sent: {session.sent['ticks']}, orders sent: {session.sent['orders']}")
     print(f"  fills: {tally.counts['fills']}")
     print(f"  orders ended: {ended}, resting at the end: {session.resting_at_end}")
+    lifecycle = Counter(status for statuses in tally.statuses.values() for status in statuses)
+    refused = lifecycle["cancel_rejected"] + lifecycle["replace_rejected"]
+    print(f"  cancelled: {lifecycle['cancelled']}, replaced: {lifecycle['replaced']}, "
+          f"expired: {lifecycle['expired']}, cancels and replaces refused: {refused}")  # fmt: skip
     print(f"  dead letters: {tally.counts['dead_letters']}")
     print("  rejections by reason: " + (", ".join(
         f"{reason} {n}" for reason, n in tally.rejections.most_common()) or "none"))  # fmt: skip

@@ -126,6 +126,7 @@ async def run_traders(
     seed: int,
     bad_share: float,
     reckless_share: float,
+    manage_share: float,
 ) -> Throughput:
     view = PriceFollower(settings, bootstrap)
     await view.load_instruments()
@@ -133,7 +134,7 @@ async def run_traders(
         raise RuntimeError("no instruments published yet: start `fillstream simulate market` first")
     stop = asyncio.Event()
     follower = asyncio.create_task(view.follow_ticks(stop))
-    model = TraderModel(accounts, seed, bad_share, reckless_share)
+    model = TraderModel(accounts, seed, bad_share, reckless_share, manage_share)
     producer = upstream_producer(bootstrap)
     await producer.start()
     started = time.monotonic()

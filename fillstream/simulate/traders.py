@@ -2,24 +2,43 @@
 
 Most orders are sound market and limit orders on both kinds of instrument; a configurable share
 is deliberately bad (oversized, an unknown symbol, malformed JSON) so that rejections and dead
-letters show; reckless accounts trade big on high leverage with a tight drawdown limit. The same
-seed and the same prices give the same messages.
+letters show; reckless accounts trade big on high leverage with a tight drawdown limit. With a
+share of order management, traders also cancel and move their limit orders, and send some as IOC
+or GTD (expiring within a minute of the clock). The same seed, prices and clock give the same
+messages.
 """
 
 from __future__ import annotations
 
 import json
 import random
-from collections.abc import Mapping
+from collections import deque
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
+
+from fillstream.wire.times import format_time
 
 RECKLESS_LIMITS = {"max_leverage": "5", "max_order_pct": "100", "max_drawdown_pct": "2"}
 
 
 class TraderModel:
-    def __init__(self, accounts: int, seed: int, bad_share: float, reckless_share: float) -> None:
+    def __init__(
+        self,
+        accounts: int,
+        seed: int,
+        bad_share: float,
+        reckless_share: float,
+        manage_share: float = 0.0,
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
         self._rng = random.Random(seed)
         self.bad_share = bad_share
+        self.manage_share = manage_share
+        """Of the messages, the share that cancel or replace one of the trader's limit orders."""
+        self._clock = clock
+        self._limits: deque[tuple[str, str, Decimal, Decimal]] = deque(maxlen=500)
+        """Recent GTC limit orders: account, order id, limit price, tick size."""
         self.accounts = []
         for n in range(accounts):
             reckless = n < max(1, round(accounts * reckless_share)) if reckless_share else False
@@ -41,6 +60,8 @@ class TraderModel:
     ) -> tuple[str, bytes]:
         """The next order, given the instruments by symbol and the last price of each."""
         rng = self._rng
+        if self.manage_share and self._limits and rng.random() < self.manage_share:
+            return self._manage()
         self._sequence += 1
         account = self.accounts[rng.randrange(len(self.accounts))]
         account_id = account["account_id"]
@@ -82,4 +103,29 @@ class TraderModel:
             if instrument["kind"] == "prediction":
                 limit = min(limit, 1 - tick)
             order.update(type="limit", limit_price=str(limit))
+            if self.manage_share:
+                self._time_in_force(order, account_id, limit, tick)
         return account_id, json.dumps(order).encode()
+
+    def _time_in_force(self, order: dict, account_id: str, limit: Decimal, tick: Decimal) -> None:
+        draw = self._rng.random()
+        if draw < 0.15:
+            order["time_in_force"] = "ioc"
+        elif draw < 0.3:
+            lifetime = timedelta(seconds=self._rng.uniform(5, 60))
+            order.update(time_in_force="gtd", expire_at=format_time(self._clock() + lifetime))
+        else:
+            self._limits.append((account_id, order["order_id"], limit, tick))
+
+    def _manage(self) -> tuple[str, bytes]:
+        """Cancel one of the recent limit orders, or move it one tick (it may have ended: the
+        engine then says so)."""
+        rng = self._rng
+        account_id, order_id, limit, tick = self._limits[rng.randrange(len(self._limits))]
+        self._limits.remove((account_id, order_id, limit, tick))
+        command: dict = {"action": "cancel", "order_id": order_id, "account_id": account_id}
+        if rng.random() < 0.5:
+            moved = limit + tick if rng.random() < 0.5 else max(limit - tick, tick)
+            command.update(action="replace", limit_price=str(moved))
+            self._limits.append((account_id, order_id, moved, tick))
+        return account_id, json.dumps(command).encode()

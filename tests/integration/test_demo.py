@@ -8,7 +8,7 @@ import os
 import re
 import subprocess
 import sys
-from collections import defaultdict
+from collections import Counter, defaultdict
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
@@ -64,21 +64,28 @@ async def test_short_demo_summary_agrees_with_the_topics(
 
     orders = await read_all(kafka_bootstrap, f"{prefix}orders")
     assert figure(out, "orders sent") == len(orders)
-    sound = []
+    sound, commands = [], []
     for value in orders:
         with contextlib.suppress(ValueError):
-            sound.append(json.loads(value)["order_id"])
+            message = json.loads(value)
+            (commands if "action" in message else sound).append(message["order_id"])
+    assert commands and set(commands) <= set(sound), "traders cancel and move their own orders"
     letters = await read_all(kafka_bootstrap, f"{prefix}dead-letters")
-    assert len(letters) == len(orders) - len(sound) == figure(out, "dead letters")
+    assert len(letters) == len(orders) - len(sound) - len(commands) == figure(out, "dead letters")
 
     terminal = defaultdict(int)
     seen = set()
-    for value in await read_all(kafka_bootstrap, f"{prefix}order-events"):
+    events = await read_all(kafka_bootstrap, f"{prefix}order-events")
+    for value in events:
         event = json.loads(value)
         seen.add(event["order_id"])
         terminal[event["order_id"]] += event["status"] in TERMINAL
     assert seen == set(sound)
     assert max(terminal.values()) == 1
+    lifecycle = Counter(json.loads(value)["status"] for value in events)
+    for status in ("cancelled", "replaced", "expired"):
+        assert figure(out, status) == lifecycle[status]
+    assert lifecycle["cancelled"] > 0 and lifecycle["replaced"] > 0
     still_open = [order_id for order_id in sound if terminal[order_id] == 0]
     # Orders with no terminal event are exactly the ones the worker holds as resting.
     assert len(still_open) == figure(out, "resting at the end")

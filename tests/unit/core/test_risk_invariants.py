@@ -1,5 +1,6 @@
 """The risk invariants, searched for counterexamples: random instruments, accounts, ticks and
-orders of every type and side, with the invariants checked after every step.
+orders of every type, side and time in force, cancels and replaces, with the invariants checked
+after every step.
 
 The default run is short enough for every CI run. ``make prove`` runs at least 100 000 steps
 (FILLSTREAM_PROPERTY_STEPS); docs/topics.md records the result.
@@ -21,19 +22,22 @@ from hypothesis.stateful import (
 )
 
 from fillstream.core import buying_power, engine, ledger
-from fillstream.core.events import Event, Fill, OrderEvent, OrderStatus
+from fillstream.core.events import TERMINAL, Event, Fill, OrderEvent, OrderStatus
 from fillstream.core.model import (
     EXACT,
     ONE,
     ZERO,
     AccountLimits,
+    Cancel,
     InMemoryOrderIds,
     Instrument,
     Kind,
     Order,
     OrderType,
     Outcome,
+    Replace,
     Side,
+    TimeInForce,
     position_key,
     split_position_key,
 )
@@ -88,6 +92,8 @@ class Trading(RuleBasedStateMachine):
         self.fills: list[Fill] = []
         self.fill_ids: set[str] = set()
         self.ever_short = False
+        self.open_orders: set[str] = set()
+        self.ended: set[str] = set()
 
     def _step(self) -> datetime:
         STEPS_RUN[0] += 1
@@ -96,10 +102,28 @@ class Trading(RuleBasedStateMachine):
 
     def _absorb(self, events: list[Event]) -> None:
         for event in events:
+            if isinstance(event, OrderEvent):
+                self._check_lifecycle(event)
             if isinstance(event, Fill):
                 self._check_fill(event)
                 self.fills.append(event)
                 self.ever_short |= event.position_quantity < 0
+
+    def _check_lifecycle(self, event: OrderEvent) -> None:
+        """Accepted once, then at most one terminal event; replaced only while open."""
+        order_id, status = event.order_id, event.status
+        assert order_id not in self.ended or status in (
+            OrderStatus.CANCEL_REJECTED,
+            OrderStatus.REPLACE_REJECTED,
+        ), (event, "after the order ended")
+        if status is OrderStatus.ACCEPTED:
+            assert order_id not in self.open_orders, event
+            self.open_orders.add(order_id)
+        elif status in TERMINAL:
+            self.open_orders.discard(order_id)
+            self.ended.add(order_id)
+        elif status is OrderStatus.REPLACED:
+            assert order_id in self.open_orders, event
 
     def _check_fill(self, fill: Fill) -> None:
         assert fill.fill_id not in self.fill_ids, f"fill id {fill.fill_id} repeated"
@@ -130,9 +154,18 @@ class Trading(RuleBasedStateMachine):
         quantity=quantities,
         outcome=st.sampled_from(Outcome),
         limit_move=st.sampled_from([None, "-0.5", "-0.01", "0", "0.01", "0.5"]),
+        tif=st.sampled_from(["gtc", "gtc", "ioc", "fok", "gtd", "day"]),
+        lifetime=st.integers(min_value=1, max_value=20),
     )
     def order(
-        self, symbol: str, side: Side, quantity: str, outcome: Outcome, limit_move: str | None
+        self,
+        symbol: str,
+        side: Side,
+        quantity: str,
+        outcome: Outcome,
+        limit_move: str | None,
+        tif: str,
+        lifetime: int,
     ) -> None:
         instrument = self.instruments[symbol]
         prediction = instrument.kind is Kind.PREDICTION
@@ -141,10 +174,9 @@ class Trading(RuleBasedStateMachine):
             reference = self.prices[symbol]
             if prediction and outcome is Outcome.NO:
                 reference = ONE - reference
-            limit = reference * (ONE + D(limit_move))
-            if instrument.tick_size:
-                limit = (limit / instrument.tick_size).to_integral_value() * instrument.tick_size
-            limit = min(max(limit, D("0.0001")), D("0.9999")) if prediction else max(limit, D(1))
+            limit = self._limit(symbol, reference * (ONE + D(limit_move)))
+        if limit is None and tif in ("gtd", "day"):
+            tif = "gtc"
         self.sequence += 1
         order = Order(
             f"o{self.sequence}",
@@ -155,6 +187,9 @@ class Trading(RuleBasedStateMachine):
             D(quantity),
             outcome if prediction else None,
             limit,
+            time_in_force=TimeInForce(tif),
+            # Ticks and orders advance the clock a second each.
+            expire_at=self.clock + timedelta(seconds=lifetime) if tif == "gtd" else None,
         )
         growth = buying_power.growth(self.account, order)
         events = engine.submit_order(
@@ -175,6 +210,62 @@ class Trading(RuleBasedStateMachine):
             assert not committed.exceeded, (order, committed)
             if order.outcome is not None and side is Side.BUY:
                 assert committed.free_cash >= 0, (order, committed)
+
+    def _limit(self, symbol: str, limit: D) -> D:
+        instrument = self.instruments[symbol]
+        if instrument.tick_size:
+            limit = (limit / instrument.tick_size).to_integral_value() * instrument.tick_size
+        if instrument.kind is Kind.PREDICTION:
+            return min(max(limit, D("0.0001")), D("0.9999"))
+        return max(limit, D(1))
+
+    @rule(pick=st.integers(min_value=0, max_value=50))
+    def cancel(self, pick: int) -> None:
+        """An open order, or one that has ended, or one never used."""
+        order_id = f"o{pick}"
+        was_open = order_id in self.account.resting
+        events = engine.cancel(
+            self.account, Cancel(order_id, "acc-1"), self.order_ids, self._step()
+        )
+        self._absorb(events)
+        mine = [e.status for e in events if isinstance(e, OrderEvent) and e.order_id == order_id]
+        if was_open and order_id in self.account.resting:
+            raise AssertionError(("a cancel left the order open", events))
+        assert mine[-1] in (OrderStatus.CANCELLED, OrderStatus.CANCEL_REJECTED, OrderStatus.EXPIRED)
+
+    @rule(
+        pick=st.integers(min_value=0, max_value=50),
+        quantity=st.one_of(st.none(), quantities),
+        limit_move=st.sampled_from([None, "-0.5", "-0.01", "0.01", "0.5"]),
+    )
+    def replace(self, pick: int, quantity: str | None, limit_move: str | None) -> None:
+        """Replacing an order is no way around buying power."""
+        order_id = f"o{pick}"
+        resting = self.account.resting.get(order_id)
+        limit = None
+        if resting is not None and limit_move is not None:
+            assert resting.order.limit_price is not None
+            limit = self._limit(
+                resting.order.symbol, resting.order.limit_price * (1 + D(limit_move))
+            )
+        if quantity is None and limit is None:
+            quantity = "1"
+        command = Replace(order_id, "acc-1", quantity and D(quantity), limit)
+        events = engine.replace_order(
+            self.account, command, self.market, self.order_ids, self._step()
+        )
+        self._absorb(events)
+        statuses = [e.status for e in events if isinstance(e, OrderEvent)]
+        if OrderStatus.REPLACED in statuses and not self.account.halted:
+            replaced = self.account.resting.get(order_id)
+            if replaced is not None:
+                without = engine.copy_account(self.account)
+                del without.resting[order_id]
+                if buying_power.growth(without, replaced.order):
+                    committed = buying_power.commitment(self.account, self._marks())
+                    assert not committed.exceeded, (command, committed)
+                    if replaced.order.outcome is not None and replaced.order.side is Side.BUY:
+                        assert committed.free_cash >= 0, (command, committed)
 
     @rule()
     def reduce_only_is_never_trapped(self) -> None:
@@ -205,6 +296,10 @@ class Trading(RuleBasedStateMachine):
 
     def _marks(self) -> dict[str, D]:
         return engine.marks_of(self.account, self.market)
+
+    @invariant()
+    def the_open_orders_are_the_resting_ones(self) -> None:
+        assert self.open_orders == set(self.account.resting)
 
     @invariant()
     def cash_and_positions_are_the_fold_of_the_fills(self) -> None:

@@ -84,3 +84,32 @@ def test_replay_reads_csv_and_parquet_and_keeps_the_pace(tmp_path: Path) -> None
         }  # fmt: skip
         assert [due for _, _, due in replay_messages(path, speed=10)] == [0.0, 0.2, 0.5]
         assert [due for _, _, due in replay_messages(path, speed=0)] == [None, None, None]
+
+
+def test_traders_cancel_replace_and_give_time_in_force_when_asked() -> None:
+    market = MarketModel(3, 2, 1, 1000, START)
+    instruments = {i["symbol"]: i for i in market.instruments()}
+    prices = {symbol: json.loads(value)["price"] for symbol, value in islice(market.ticks(), 5)}
+
+    def flow(manage_share: float) -> list[dict]:
+        model = TraderModel(20, 5, 0.0, 0.1, manage_share=manage_share, clock=lambda: START)
+        return [json.loads(model.order(instruments, prices)[1]) for _ in range(3000)]
+
+    managed = flow(0.1)
+    assert managed == flow(0.1)
+    actions = [m.get("action", "new") for m in managed]
+    # A tenth of the messages manage an order (none while no limit order is known yet).
+    managing = actions.count("cancel") + actions.count("replace")
+    assert 0.07 < managing / len(actions) < 0.11
+    assert actions.count("cancel") > 0 and actions.count("replace") > 0
+    placed = {m["order_id"]: m for m in managed if "action" not in m}
+    for command in (m for m in managed if "action" in m):
+        target = placed[command["order_id"]]  # one of the trader's own limit orders
+        assert (target["account_id"], target["type"]) == (command["account_id"], "limit")
+        assert target.get("time_in_force", "gtc") == "gtc"
+    gtd = [m for m in placed.values() if m.get("time_in_force") == "gtd"]
+    assert gtd and all("2026-01-01T00:00:05" <= m["expire_at"] <= "2026-01-01T00:01:00.000Z"
+                       for m in gtd)  # fmt: skip
+    assert any(m.get("time_in_force") == "ioc" for m in placed.values())
+    # Without the share, the flow is the one the benchmarks were measured with.
+    assert all("action" not in m and "time_in_force" not in m for m in flow(0.0))
