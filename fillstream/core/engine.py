@@ -161,10 +161,6 @@ def _place(
     else:
         price = limit
     fee_bps = instrument.taker_fee_bps if immediate else instrument.maker_fee_bps
-    if not immediate and order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
-        detail = f"{order.time_in_force.value}: not marketable on arrival"
-        return [OrderEvent(order.order_id, account.account_id, OrderStatus.CANCELLED, now,
-                           detail=detail)]  # fmt: skip
     if instrument.kind is Kind.PREDICTION and order.side is Side.SELL:
         _check_position_on_offer(account, order)
     fee = pricing.trade_fee(order.quantity, price, order.side, fee_bps) if immediate else None
@@ -173,6 +169,11 @@ def _place(
         _check_buying_power(account, order, market, price, fee, fee_bps, growth)
 
     if fee is None:
+        if order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
+            # Checked as if it rested, as the same order good till cancelled would be.
+            detail = f"{order.time_in_force.value}: not marketable on arrival"
+            return [OrderEvent(order.order_id, account.account_id, OrderStatus.CANCELLED, now,
+                               detail=detail)]  # fmt: skip
         account.resting[order.order_id] = RestingOrder(order, fee_bps)
         return []
     events = _fill(account, market, order, price, fee, Liquidity.TAKER, now)

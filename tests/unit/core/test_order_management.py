@@ -81,6 +81,15 @@ def test_ioc_and_fok_never_rest() -> None:
     assert statuses(filled) == [("accepted", None), ("filled", None)]
 
 
+def test_an_ioc_order_is_checked_as_if_it_rested() -> None:
+    """The same answer as the order good till cancelled would get: 20 at 100 = 2000 is more
+    than buying power 1000, marketable or not (found by the risk-invariant machine)."""
+    book = book_at("110")
+    account = book.account(balance="1000", max_order_pct="1000")
+    assert statuses(book.order(account, "BTC", "buy", "20", limit="100", tif="ioc")) == [
+        ("rejected", "INSUFFICIENT_FUNDS")]  # fmt: skip
+
+
 def test_a_gtd_order_expires_at_the_first_tick_at_or_after_its_time_before_filling() -> None:
     book = book_at("110")
     account = book.account(balance="1000")
