@@ -117,6 +117,9 @@ async def chaos(work: Path, kills: int, interval: float, rate: float) -> dict:
         **verdict.summary(),
         "failover_seconds_median": sorted(stalls)[len(stalls) // 2] if stalls else None,
         "failover_seconds_max": max(stalls, default=None),
+        "failover_seconds": [
+            {**kill, "stall": stall} for kill, stall in zip(cluster.kills, stalls, strict=True)
+        ],
         "clickhouse_rows": len(clickhouse),
         "clickhouse_differing_or_missing": len(differing),
         "clickhouse_extra": len(set(clickhouse) - set(fills)),

@@ -161,10 +161,19 @@ def _place(
     else:
         price = limit
     fee_bps = instrument.taker_fee_bps if immediate else instrument.maker_fee_bps
+    if order.post_only and immediate:
+        raise Rejected(
+            Reason.POST_ONLY_WOULD_TAKE, f"post_only limit {limit} is marketable at {reference}"
+        )
     if instrument.kind is Kind.PREDICTION and order.side is Side.SELL:
         _check_position_on_offer(account, order)
     fee = pricing.trade_fee(order.quantity, price, order.side, fee_bps) if immediate else None
     growth = buying_power.growth(account, order)
+    if growth and order.reduce_only:
+        raise Rejected(
+            Reason.REDUCE_ONLY_WOULD_INCREASE,
+            f"reduce_only order would grow the position by {growth}",
+        )
     if growth:
         _check_buying_power(account, order, market, price, fee, fee_bps, growth)
 
@@ -293,6 +302,8 @@ def _check_well_formed(order: Order, instrument: Instrument | None) -> None:
         TimeInForce.DAY,
     ):
         raise invalid("a market order fills at once: time_in_force gtc, ioc or fok")
+    if order.type is OrderType.MARKET and order.post_only:
+        raise invalid("a market order takes liquidity: post_only goes with limit orders")
     if order.type is OrderType.LIMIT and order.limit_price is None:
         raise invalid("a limit order needs a limit_price")
     if order.type is OrderType.MARKET and order.limit_price is not None:
@@ -432,7 +443,39 @@ def _fill(
         equity_after=_money(ledger.equity(account, marks_of(account, market))),
         realized_pnl=realized,
     )
-    return [fill, OrderEvent(order.order_id, account.account_id, OrderStatus.FILLED, now)]
+    filled = OrderEvent(order.order_id, account.account_id, OrderStatus.FILLED, now)
+    return [fill, filled, *_fit_reduce_only(account, market, key, now)]
+
+
+def _fit_reduce_only(account: Account, market: Market, key: str, now: datetime) -> list[Event]:
+    """After a fill changed a position: its resting reduce-only orders, in arrival order, keep
+    only what is still left to close (to the lot size), and end when nothing is."""
+    position = account.positions.get(key)
+    held = position.quantity if position else ZERO
+    left = abs(held)
+    events: list[Event] = []
+    for order_id, resting in list(account.resting.items()):
+        order = resting.order
+        if not order.reduce_only or position_key(order.symbol, order.outcome) != key:
+            continue
+        closes = held != 0 and (held > 0) != (order.side is Side.BUY)
+        fits = min(order.quantity, left) if closes else ZERO
+        instrument = market.instrument(order.symbol)
+        if fits and instrument is not None and instrument.lot_size:
+            fits -= fits % instrument.lot_size
+        left -= fits
+        if fits == order.quantity:
+            continue
+        if not fits:
+            del account.resting[order_id]
+            events.append(OrderEvent(order_id, account.account_id, OrderStatus.CANCELLED, now,
+                                     detail="reduce_only: nothing left to close"))  # fmt: skip
+            continue
+        account.resting[order_id] = replace(resting, order=replace(order, quantity=fits))
+        events.append(OrderEvent(order_id, account.account_id, OrderStatus.REPLACED, now,
+                                 detail=f"reduce_only: quantity {order.quantity} -> {fits}, "
+                                 "the position shrank"))  # fmt: skip
+    return events
 
 
 def _money(value: Decimal) -> Decimal:
@@ -449,7 +492,10 @@ def fill_resting(account: Account, symbol: str, market: Market, now: datetime) -
     if instrument is None or last is None or not pricing.valid_reference(instrument, last):
         return events
     with localcontext(EXACT):
-        for order_id, resting in list(account.resting.items()):
+        for order_id in list(account.resting):
+            resting = account.resting.get(order_id)  # a fill may have shrunk or ended it
+            if resting is None:
+                continue
             order = resting.order
             limit = order.limit_price
             if order.symbol != symbol or limit is None:

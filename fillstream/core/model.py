@@ -109,6 +109,8 @@ class Reason(StrEnum):
     INSUFFICIENT_POSITION = "INSUFFICIENT_POSITION"
     UNKNOWN_ORDER = "UNKNOWN_ORDER"
     """A cancel or replace names an order id the account never used."""
+    POST_ONLY_WOULD_TAKE = "POST_ONLY_WOULD_TAKE"
+    REDUCE_ONLY_WOULD_INCREASE = "REDUCE_ONLY_WOULD_INCREASE"
     ORDER_CLOSED = "ORDER_CLOSED"
     """A cancel or replace names an order that is no longer open (filled, cancelled, ...)."""
 
@@ -145,6 +147,11 @@ class Order:
     time_in_force: TimeInForce = TimeInForce.GTC
     expire_at: datetime | None = None
     """Set for GTD by the trader, and for DAY by the engine at acceptance."""
+    post_only: bool = False
+    """Rests, or is rejected: never takes liquidity."""
+    reduce_only: bool = False
+    """Never grows its position: refused if it would, and shrunk or cancelled as the position
+    shrinks."""
 
 
 @dataclass(frozen=True)

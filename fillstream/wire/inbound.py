@@ -100,6 +100,8 @@ class OrderMessage(Inbound):
     limit_price: Money | None = None
     time_in_force: TimeInForce = TimeInForce.GTC
     expire_at: Timestamp | None = Field(None, description="With time_in_force gtd only.")
+    post_only: bool = Field(False, description="Limit orders: rejected if marketable on arrival.")
+    reduce_only: bool = Field(False, description="Never grows the position.")
     ts: Timestamp | None = None
 
 
@@ -174,6 +176,8 @@ def to_order(message: OrderMessage) -> Order:
         ts=message.ts,
         time_in_force=message.time_in_force,
         expire_at=message.expire_at,
+        post_only=message.post_only,
+        reduce_only=message.reduce_only,
     )
 
 

@@ -141,6 +141,8 @@ def _dump_resting(resting: RestingOrder) -> dict[str, Any]:
         "fee_bps": str(resting.fee_bps),
         "time_in_force": order.time_in_force.value,
         "expire_at": order.expire_at.isoformat() if order.expire_at else None,
+        "post_only": order.post_only,
+        "reduce_only": order.reduce_only,
     }
 
 
@@ -156,6 +158,8 @@ def _load_resting(item: dict[str, Any], account_id: str) -> RestingOrder:
         limit_price=Decimal(item["limit_price"]),
         time_in_force=TimeInForce(item.get("time_in_force", "gtc")),
         expire_at=datetime.fromisoformat(item["expire_at"]) if item.get("expire_at") else None,
+        post_only=item.get("post_only", False),
+        reduce_only=item.get("reduce_only", False),
     )
     return RestingOrder(order, Decimal(item["fee_bps"]))
 

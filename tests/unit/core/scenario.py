@@ -63,6 +63,8 @@ class Book:
         order_id: str | None = None,
         tif: str = "gtc",
         expire_at: datetime | None = None,
+        post_only: bool = False,
+        reduce_only: bool = False,
         session: Session = engine.UTC_DAYS,
     ) -> list[Event]:
         self.offset += 1
@@ -78,6 +80,8 @@ class Book:
             limit_price=D(limit) if limit else None,
             time_in_force=TimeInForce(tif),
             expire_at=expire_at,
+            post_only=post_only,
+            reduce_only=reduce_only,
         )
         return engine.submit_order(
             account,

@@ -144,3 +144,39 @@ def test_a_day_order_ends_at_the_session_close_across_a_daylight_saving_change()
     book.clock = datetime(2026, 3, 8, 20, 59, 58, tzinfo=UTC)
     assert book.tick(account, "BTC", "105") == []  # 20:59:59
     assert statuses(book.tick(account, "BTC", "105")) == [("expired", None)]  # 21:00:00
+
+
+def test_post_only_rests_or_is_rejected_never_takes() -> None:
+    book = book_at("110")
+    account = book.account(balance="1000")
+    assert statuses(book.order(account, "BTC", "buy", "1", limit="111", post_only=True)) == [
+        ("rejected", "POST_ONLY_WOULD_TAKE")]  # fmt: skip
+    assert statuses(book.order(account, "BTC", "buy", "1", post_only=True)) == [
+        ("rejected", "INVALID_ORDER")]  # fmt: skip
+    book.order(account, "BTC", "buy", "1", limit="100", order_id="p1", post_only=True)
+    assert statuses(book.replace(account, "p1", limit="115")) == [
+        ("replace_rejected", "POST_ONLY_WOULD_TAKE")]  # fmt: skip
+    (fill,) = fills(book.tick(account, "BTC", "100"))
+    assert (fill.order_id, fill.liquidity, fill.fee) == ("p1", "maker", D("0.02"))
+
+
+def test_reduce_only_never_grows_and_shrinks_with_the_position() -> None:
+    book = book_at("100")
+    account = book.account(balance="10000")
+    book.order(account, "BTC", "buy", "5")  # long 5
+    assert statuses(book.order(account, "BTC", "buy", "1", limit="90", reduce_only=True)) == [
+        ("rejected", "REDUCE_ONLY_WOULD_INCREASE")]  # fmt: skip
+    assert statuses(book.order(account, "BTC", "sell", "6", limit="120", reduce_only=True)) == [
+        ("rejected", "REDUCE_ONLY_WOULD_INCREASE")]  # fmt: skip
+    book.order(account, "BTC", "sell", "3", limit="120", order_id="tp", reduce_only=True)
+    # Another order sells 4 of the 5: the take-profit can only close the 1 left.
+    events = book.order(account, "BTC", "sell", "4")
+    shrunk = [e for e in events if isinstance(e, OrderEvent) and e.order_id == "tp"]
+    assert [(e.status, e.detail) for e in shrunk] == [
+        ("replaced", "reduce_only: quantity 3 -> 1, the position shrank")]  # fmt: skip
+    assert account.resting["tp"].order.quantity == D(1)
+    events = book.order(account, "BTC", "sell", "1")  # flat: nothing left to close
+    ended = [e for e in events if isinstance(e, OrderEvent) and e.order_id == "tp"]
+    assert [(e.status, e.detail) for e in ended] == [
+        ("cancelled", "reduce_only: nothing left to close")]  # fmt: skip
+    assert account.resting == {}

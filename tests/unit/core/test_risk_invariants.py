@@ -156,6 +156,7 @@ class Trading(RuleBasedStateMachine):
         limit_move=st.sampled_from([None, "-0.5", "-0.01", "0", "0.01", "0.5"]),
         tif=st.sampled_from(["gtc", "gtc", "ioc", "fok", "gtd", "day"]),
         lifetime=st.integers(min_value=1, max_value=20),
+        flags=st.sampled_from(["", "", "post_only", "reduce_only"]),
     )
     def order(
         self,
@@ -166,6 +167,7 @@ class Trading(RuleBasedStateMachine):
         limit_move: str | None,
         tif: str,
         lifetime: int,
+        flags: str,
     ) -> None:
         instrument = self.instruments[symbol]
         prediction = instrument.kind is Kind.PREDICTION
@@ -190,6 +192,8 @@ class Trading(RuleBasedStateMachine):
             time_in_force=TimeInForce(tif),
             # Ticks and orders advance the clock a second each.
             expire_at=self.clock + timedelta(seconds=lifetime) if tif == "gtd" else None,
+            post_only=flags == "post_only",
+            reduce_only=flags == "reduce_only",
         )
         growth = buying_power.growth(self.account, order)
         events = engine.submit_order(
@@ -296,6 +300,20 @@ class Trading(RuleBasedStateMachine):
 
     def _marks(self) -> dict[str, D]:
         return engine.marks_of(self.account, self.market)
+
+    @invariant()
+    def reduce_only_orders_never_exceed_what_is_left_to_close(self) -> None:
+        closing: dict[str, D] = {}
+        for resting in self.account.resting.values():
+            order = resting.order
+            if not order.reduce_only:
+                continue
+            key = position_key(order.symbol, order.outcome)
+            position = self.account.positions.get(key)
+            held = position.quantity if position else ZERO
+            assert held and (held > 0) != (order.side is Side.BUY), (order, held)
+            closing[key] = closing.get(key, ZERO) + order.quantity
+            assert closing[key] <= abs(held), (order, held, closing[key])
 
     @invariant()
     def the_open_orders_are_the_resting_ones(self) -> None:
