@@ -95,7 +95,7 @@ class Pipeline:
         return ts
 
     async def order(
-        self, account_id: str, order_id: str, symbol: str, side: str, quantity: str, **extra: str
+        self, account_id: str, order_id: str, symbol: str, side: str, quantity: str, **extra: Any
     ) -> None:
         order = {
             "order_id": order_id,

@@ -1,7 +1,8 @@
 """One buying-power model for the whole account, used for every order, immediate or resting.
 
 What an account has committed is its positions at their marks (a crypto short counts like a long)
-plus what every resting order would add if it all filled, at its limit. That may not exceed its
+plus what every resting order would add if it all filled, at its limit (a stop or if-touched
+order at its trigger). That may not exceed its
 equity, less the fees its resting orders would pay, times ``max_leverage``. A resting order adds
 only the part of its quantity that the position's reducing orders before it have not already
 offered to close; an order that adds nothing is reducing, and never refused for funds.
@@ -17,7 +18,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from decimal import Decimal, localcontext
 
-from fillstream.core import ledger, pricing
+from fillstream.core import ledger, pricing, triggers
 from fillstream.core.model import EXACT, ZERO, Account, Order, RestingOrder, Side, position_key
 
 
@@ -62,8 +63,8 @@ def growth(account: Account, order: Order) -> Decimal:
 def resting_cost(resting: RestingOrder) -> tuple[Decimal, Decimal]:
     """The cash a resting order would move on filling at its limit, and the fee it would pay."""
     order = resting.order
-    assert order.limit_price is not None
-    notional = ledger.cash_amount(order.quantity * order.limit_price, order.side)
+    price = triggers.reservation_price(order)
+    notional = ledger.cash_amount(order.quantity * price, order.side)
     return notional, pricing.fee(notional, resting.fee_bps)
 
 
@@ -81,9 +82,8 @@ def commitment(account: Account, marks: Mapping[str, Decimal]) -> Commitment:
         for order_id, part in adding(account).items():
             resting = account.resting[order_id]
             order = resting.order
-            assert order.limit_price is not None
             notional, fee = resting_cost(resting)
-            used += part * order.limit_price
+            used += part * triggers.reservation_price(order)
             fees += fee
             if order.outcome is not None and order.side is Side.BUY:
                 held_for_predictions += notional + fee

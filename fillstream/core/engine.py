@@ -12,7 +12,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from decimal import Decimal, localcontext
 
-from fillstream.core import buying_power, ledger, pricing
+from fillstream.core import buying_power, ledger, pricing, triggers
 from fillstream.core.events import (
     AccountStatusChanged,
     DrawdownViolation,
@@ -22,6 +22,7 @@ from fillstream.core.events import (
     OrderStatus,
 )
 from fillstream.core.model import (
+    BPS,
     ENGINE_ID_PREFIX,
     EXACT,
     HUNDRED,
@@ -35,6 +36,7 @@ from fillstream.core.model import (
     Instrument,
     Kind,
     Liquidity,
+    OffsetType,
     Order,
     OrderIds,
     OrderType,
@@ -61,6 +63,24 @@ class Market:
 
 
 UTC_DAYS = Session()
+PRICE_FIELDS = ("limit_price", "trigger_price", "trailing_offset", "limit_offset")
+NEEDS: dict[OrderType, frozenset[str]] = {
+    OrderType.MARKET: frozenset(),
+    OrderType.LIMIT: frozenset({"limit_price"}),
+    OrderType.STOP_MARKET: frozenset({"trigger_price"}),
+    OrderType.MARKET_IF_TOUCHED: frozenset({"trigger_price"}),
+    OrderType.STOP_LIMIT: frozenset({"trigger_price", "limit_price"}),
+    OrderType.LIMIT_IF_TOUCHED: frozenset({"trigger_price", "limit_price"}),
+    OrderType.TRAILING_STOP_MARKET: frozenset({"trailing_offset"}),
+    OrderType.TRAILING_STOP_LIMIT: frozenset({"trailing_offset", "limit_offset"}),
+}
+"""The prices each order type must carry."""
+MAY: dict[OrderType, frozenset[str]] = {
+    order_type: frozenset({"trigger_price"} if order_type in triggers.TRAILING else ())
+    for order_type in OrderType
+}
+"""And those it may: a trailing stop's first trigger (by default its offset from the last
+price)."""
 
 
 class Rejected(Exception):
@@ -152,6 +172,9 @@ def _place(
         raise Rejected(Reason.NO_MARKET_DATA, f"no usable tick yet for {order.symbol!r}")
 
     reference = pricing.outcome_price(instrument, last, order.outcome)
+    if triggers.waits(order):
+        return _wait(account, triggers.trailed(order, reference, instrument), instrument, market,
+                     reference)  # fmt: skip
     limit = order.limit_price  # set exactly when the order is a limit (checked above)
     immediate = limit is None or pricing.marketable(order.side, reference, limit)
     if limit is None:
@@ -187,6 +210,34 @@ def _place(
         return []
     events = _fill(account, market, order, price, fee, Liquidity.TAKER, now)
     return events + _mark(account, market, now)
+
+
+def _wait(
+    account: Account, order: Order, instrument: Instrument, market: Market, reference: Decimal
+) -> list[Event]:
+    """Rest a stop or if-touched order until its trigger, after the same checks as a resting
+    limit: reserved at its trigger (`triggers.reservation_price`) with the taker fee, since it
+    will take when it triggers."""
+    assert order.trigger_price is not None
+    if triggers.reached(order, reference):
+        raise Rejected(
+            Reason.INVALID_ORDER,
+            f"trigger_price {order.trigger_price} is already reached at {reference}",
+        )
+    fee_bps = instrument.taker_fee_bps
+    if instrument.kind is Kind.PREDICTION and order.side is Side.SELL:
+        _check_position_on_offer(account, order)
+    growth = buying_power.growth(account, order)
+    if growth and order.reduce_only:
+        raise Rejected(
+            Reason.REDUCE_ONLY_WOULD_INCREASE,
+            f"reduce_only order would grow the position by {growth}",
+        )
+    if growth:
+        price = triggers.reservation_price(order)
+        _check_buying_power(account, order, market, price, None, fee_bps, growth)
+    account.resting[order.order_id] = RestingOrder(order, fee_bps)
+    return []
 
 
 def cancel(
@@ -228,6 +279,11 @@ def replace_order(
                 limit_price=(
                     command.limit_price if command.limit_price is not None else old.limit_price
                 ),
+                trigger_price=(
+                    command.trigger_price
+                    if command.trigger_price is not None
+                    else old.trigger_price
+                ),
             )
             instrument = market.instrument(new.symbol)
             assert instrument is not None  # it rests on it
@@ -244,6 +300,7 @@ def replace_order(
             for name, before, after in (
                 ("quantity", old.quantity, new.quantity),
                 ("limit_price", old.limit_price, new.limit_price),
+                ("trigger_price", old.trigger_price, new.trigger_price),
             )
             if before != after
         ]
@@ -302,27 +359,40 @@ def _check_well_formed(order: Order, instrument: Instrument | None) -> None:
         TimeInForce.DAY,
     ):
         raise invalid("a market order fills at once: time_in_force gtc, ioc or fok")
-    if order.type is OrderType.MARKET and order.post_only:
-        raise invalid("a market order takes liquidity: post_only goes with limit orders")
-    if order.type is OrderType.LIMIT and order.limit_price is None:
-        raise invalid("a limit order needs a limit_price")
-    if order.type is OrderType.MARKET and order.limit_price is not None:
-        raise invalid("a market order takes no limit_price")
-    if order.limit_price is not None and (
-        problem := _amount_problem("limit_price", order.limit_price, MAX_PRICE)
-    ):
-        raise invalid(problem)
+    if order.type is not OrderType.LIMIT and order.post_only:
+        raise invalid("post_only goes with limit orders")
+    if triggers.waits(order) and order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
+        raise invalid(f"a {order.type.value} order waits for its trigger: gtc, gtd or day")
+    for name in PRICE_FIELDS:
+        value = getattr(order, name)
+        if name in NEEDS[order.type] and value is None:
+            raise invalid(f"a {order.type.value} order needs a {name}")
+        if name not in NEEDS[order.type] | MAY[order.type] and value is not None:
+            raise invalid(f"a {order.type.value} order takes no {name}")
+        if value is not None and (problem := _amount_problem(name, value, MAX_PRICE)):
+            raise invalid(problem)
+    if order.trailing_offset_type is OffsetType.BPS and (order.trailing_offset or 0) >= BPS:
+        raise invalid("a trailing_offset in bps must be below 10 000")
     if instrument is None:
         return
     if instrument.kind is Kind.PREDICTION:
         if order.outcome is None:
             raise invalid("a prediction order needs an outcome (yes or no)")
-        if order.limit_price is not None and order.limit_price >= 1:
-            raise invalid("a prediction limit_price must be below 1")
+        for name in ("limit_price", "trigger_price"):
+            value = getattr(order, name)
+            if value is not None and value >= 1:
+                raise invalid(f"a prediction {name} must be below 1")
     elif order.outcome is not None:
         raise invalid("a crypto order takes no outcome")
     if instrument.lot_size and order.quantity % instrument.lot_size != 0:
         raise invalid(f"quantity must be a multiple of the lot size {instrument.lot_size}")
+    if (
+        instrument.tick_size
+        and order.trigger_price is not None
+        and order.trigger_price % instrument.tick_size != 0
+        and order.type not in triggers.TRAILING
+    ):
+        raise invalid(f"trigger_price must be a multiple of the tick size {instrument.tick_size}")
     if (
         instrument.tick_size
         and order.limit_price is not None
@@ -497,16 +567,48 @@ def fill_resting(account: Account, symbol: str, market: Market, now: datetime) -
             if resting is None:
                 continue
             order = resting.order
-            limit = order.limit_price
-            if order.symbol != symbol or limit is None:
+            if order.symbol != symbol:
                 continue
             reference = pricing.outcome_price(instrument, last, order.outcome)
+            if triggers.waits(order):
+                events += _trigger(account, resting, instrument, market, reference, now)
+                continue
+            limit = order.limit_price
+            assert limit is not None
             if not pricing.marketable(order.side, reference, limit):
                 continue
             del account.resting[order_id]
             _, fee = buying_power.resting_cost(resting)
             events += _fill(account, market, order, limit, fee, Liquidity.MAKER, now)
     return events
+
+
+def _trigger(
+    account: Account,
+    resting: RestingOrder,
+    instrument: Instrument,
+    market: Market,
+    reference: Decimal,
+    now: datetime,
+) -> list[Event]:
+    """Trail a trailing stop; when the price reaches the trigger, the order becomes its market
+    or limit order and is placed as a new one would be (so a stop that would now exceed buying
+    power is cancelled with that reason, rather than filled)."""
+    order = triggers.trailed(resting.order, reference, instrument)
+    if not triggers.reached(order, reference):
+        if order is not resting.order:
+            account.resting[order.order_id] = replace(resting, order=order)
+        return []
+    del account.resting[order.order_id]
+    events: list[Event] = [
+        OrderEvent(order.order_id, account.account_id, OrderStatus.TRIGGERED, now,
+                   detail=f"trigger_price {order.trigger_price} reached at {reference}")
+    ]  # fmt: skip
+    try:
+        return events + _place(account, triggers.triggered(order), instrument, market, now)
+    except Rejected as rejection:
+        return [*events, OrderEvent(order.order_id, account.account_id, OrderStatus.CANCELLED,
+                                    now, rejection.reason, rejection.detail)]  # fmt: skip
 
 
 def marks_of(account: Account, market: Market) -> dict[str, Decimal]:

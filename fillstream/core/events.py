@@ -17,6 +17,8 @@ class OrderStatus(StrEnum):
     CANCELLED = "cancelled"
     EXPIRED = "expired"
     REPLACED = "replaced"
+    TRIGGERED = "triggered"
+    """A stop or if-touched order reached its trigger and became its market or limit order."""
     CANCEL_REJECTED = "cancel_rejected"
     """A cancel the order did not take (it is unknown or closed); the order is unchanged."""
     REPLACE_REJECTED = "replace_rejected"

@@ -54,6 +54,17 @@ class Outcome(StrEnum):
 class OrderType(StrEnum):
     MARKET = "market"
     LIMIT = "limit"
+    STOP_MARKET = "stop_market"
+    STOP_LIMIT = "stop_limit"
+    MARKET_IF_TOUCHED = "market_if_touched"
+    LIMIT_IF_TOUCHED = "limit_if_touched"
+    TRAILING_STOP_MARKET = "trailing_stop_market"
+    TRAILING_STOP_LIMIT = "trailing_stop_limit"
+
+
+class OffsetType(StrEnum):
+    PRICE = "price"
+    BPS = "bps"
 
 
 class TimeInForce(StrEnum):
@@ -147,6 +158,13 @@ class Order:
     time_in_force: TimeInForce = TimeInForce.GTC
     expire_at: datetime | None = None
     """Set for GTD by the trader, and for DAY by the engine at acceptance."""
+    trigger_price: Decimal | None = None
+    """Stops and if-touched orders: the last price that turns them into a market or limit
+    order; trailing stops: where the engine has trailed it to."""
+    trailing_offset: Decimal | None = None
+    trailing_offset_type: OffsetType = OffsetType.PRICE
+    limit_offset: Decimal | None = None
+    """Trailing stop limits: the limit's distance beyond the trigger when it triggers."""
     post_only: bool = False
     """Rests, or is rejected: never takes liquidity."""
     reduce_only: bool = False
@@ -171,6 +189,7 @@ class Replace:
     account_id: str
     quantity: Decimal | None = None
     limit_price: Decimal | None = None
+    trigger_price: Decimal | None = None
 
 
 @dataclass(frozen=True)

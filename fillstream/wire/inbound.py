@@ -29,6 +29,7 @@ from fillstream.core.model import (
     Cancel,
     Instrument,
     Kind,
+    OffsetType,
     Order,
     OrderType,
     Outcome,
@@ -98,6 +99,14 @@ class OrderMessage(Inbound):
     type: OrderType
     quantity: Money
     limit_price: Money | None = None
+    trigger_price: Money | None = Field(
+        None, description="Stops and if-touched orders; a trailing stop's first trigger."
+    )
+    trailing_offset: Money | None = Field(None, description="Trailing stops.")
+    trailing_offset_type: OffsetType = OffsetType.PRICE
+    limit_offset: Money | None = Field(
+        None, description="Trailing stop limits: the limit's distance beyond the trigger."
+    )
     time_in_force: TimeInForce = TimeInForce.GTC
     expire_at: Timestamp | None = Field(None, description="With time_in_force gtd only.")
     post_only: bool = Field(False, description="Limit orders: rejected if marketable on arrival.")
@@ -123,12 +132,13 @@ class ReplaceMessage(Inbound):
     account_id: Identifier
     quantity: Money | None = None
     limit_price: Money | None = None
+    trigger_price: Money | None = None
     ts: Timestamp | None = None
 
     @model_validator(mode="after")
     def _changes_something(self) -> ReplaceMessage:
-        if self.quantity is None and self.limit_price is None:
-            raise ValueError("a replace needs a new quantity or limit_price")
+        if self.quantity is None and self.limit_price is None and self.trigger_price is None:
+            raise ValueError("a replace needs a new quantity, limit_price or trigger_price")
         return self
 
 
@@ -173,6 +183,10 @@ def to_order(message: OrderMessage) -> Order:
         quantity=message.quantity,
         outcome=message.outcome,
         limit_price=message.limit_price,
+        trigger_price=message.trigger_price,
+        trailing_offset=message.trailing_offset,
+        trailing_offset_type=message.trailing_offset_type,
+        limit_offset=message.limit_offset,
         ts=message.ts,
         time_in_force=message.time_in_force,
         expire_at=message.expire_at,
@@ -184,4 +198,10 @@ def to_order(message: OrderMessage) -> Order:
 def to_command(message: CancelMessage | ReplaceMessage) -> Cancel | Replace:
     if isinstance(message, CancelMessage):
         return Cancel(message.order_id, message.account_id)
-    return Replace(message.order_id, message.account_id, message.quantity, message.limit_price)
+    return Replace(
+        message.order_id,
+        message.account_id,
+        message.quantity,
+        message.limit_price,
+        message.trigger_price,
+    )

@@ -233,10 +233,13 @@ def _account_view(account: Account, market: engine.Market) -> dict:
             "order_id": order.order_id,
             "symbol": order.symbol,
             "side": order.side.value,
+            "type": order.type.value,
             "quantity": format(order.quantity, "f"),
-            "limit_price": format(order.limit_price, "f"),
             "time_in_force": order.time_in_force.value,
         }
+        for name in ("limit_price", "trigger_price"):
+            if (price := getattr(order, name)) is not None:
+                entry[name] = format(price, "f")
         if order.outcome:
             entry["outcome"] = order.outcome.value
         if order.expire_at:

@@ -15,6 +15,7 @@ from typing import Any
 from fillstream.core.model import (
     Account,
     AccountLimits,
+    OffsetType,
     Order,
     OrderType,
     Outcome,
@@ -137,7 +138,11 @@ def _dump_resting(resting: RestingOrder) -> dict[str, Any]:
         "type": order.type.value,
         "quantity": str(order.quantity),
         "outcome": order.outcome.value if order.outcome else None,
-        "limit_price": str(order.limit_price),
+        "limit_price": _text(order.limit_price),
+        "trigger_price": _text(order.trigger_price),
+        "trailing_offset": _text(order.trailing_offset),
+        "trailing_offset_type": order.trailing_offset_type.value,
+        "limit_offset": _text(order.limit_offset),
         "fee_bps": str(resting.fee_bps),
         "time_in_force": order.time_in_force.value,
         "expire_at": order.expire_at.isoformat() if order.expire_at else None,
@@ -155,13 +160,25 @@ def _load_resting(item: dict[str, Any], account_id: str) -> RestingOrder:
         type=OrderType(item["type"]),
         quantity=Decimal(item["quantity"]),
         outcome=Outcome(item["outcome"]) if item["outcome"] else None,
-        limit_price=Decimal(item["limit_price"]),
+        limit_price=_decimal(item.get("limit_price")),
+        trigger_price=_decimal(item.get("trigger_price")),
+        trailing_offset=_decimal(item.get("trailing_offset")),
+        trailing_offset_type=OffsetType(item.get("trailing_offset_type", "price")),
+        limit_offset=_decimal(item.get("limit_offset")),
         time_in_force=TimeInForce(item.get("time_in_force", "gtc")),
         expire_at=datetime.fromisoformat(item["expire_at"]) if item.get("expire_at") else None,
         post_only=item.get("post_only", False),
         reduce_only=item.get("reduce_only", False),
     )
     return RestingOrder(order, Decimal(item["fee_bps"]))
+
+
+def _text(value: Decimal | None) -> str | None:
+    return str(value) if value is not None else None
+
+
+def _decimal(text: str | None) -> Decimal | None:
+    return Decimal(text) if text is not None else None
 
 
 def dump_seen(seen: SeenOrder) -> list[Any]:

@@ -246,8 +246,10 @@ class Execution:
             for entry in resting_on[key]:
                 if entry.replayed or entry.stored.has_applied(source, update.offset):
                     continue
+                resting = dict(entry.account.resting)
                 filled = engine.fill_resting(entry.account, symbol, market, ts)
-                entry.changed |= bool(filled)
+                # A trailing stop moves its trigger without an event.
+                entry.changed |= bool(filled) or entry.account.resting != resting
                 events += filled
         for key, document in prices.items():
             self._tables.prices[key] = document

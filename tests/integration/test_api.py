@@ -71,7 +71,8 @@ async def test_orders_accounts_and_their_errors(
                 "positions": [{"symbol": "BTC", "quantity": "2", "avg_price": "100",
                                "last_price": "110", "unrealized_pnl": "20"}],
                 "resting_orders": [{"order_id": "a2", "symbol": "BTC", "side": "buy",
-                                    "quantity": "2", "limit_price": "90", "time_in_force": "gtc"}],
+                                    "type": "limit", "quantity": "2", "limit_price": "90",
+                                    "time_in_force": "gtc"}],
             }  # fmt: skip
             assert p.api("GET", "/accounts/bob", key=ALICE_KEY)[0] == 403
             assert p.api("GET", "/accounts/nobody")[0] == 404

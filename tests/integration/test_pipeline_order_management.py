@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from decimal import Decimal
 from pathlib import Path
 
 from fillstream.wire.times import format_time, parse_time
@@ -65,3 +66,39 @@ async def test_replace_cancel_ioc_and_expiry(
             ("accepted", None), ("expired", f"expired at {expire_at.isoformat()}")]  # fmt: skip
         assert p.fills_of("g1") == []
         assert json.dumps(p.outputs()["dead_letters"]) == "[]"
+
+
+async def test_stop_loss_on_a_gap_and_a_trailing_stop(
+    kafka_bootstrap: str, unique_id: str, data_dir: Path, tmp_path: Path
+) -> None:
+    async with Pipeline(kafka_bootstrap, unique_id, data_dir, tmp_path / "worker.log") as p:
+        await p.instrument("ETH", taker_fee_bps="10", slippage_bps="10")
+        await p.account("bob", "10000")
+        await p.tick("ETH", "100")
+        await p.order("bob", "long", "ETH", "buy", "10")
+        await p.order_events("long")
+        await p.order("bob", "sl", "ETH", "sell", "4", type="stop_market", trigger_price="95",
+                      reduce_only=True)  # fmt: skip
+        await p.order("bob", "ts", "ETH", "sell", "6", type="trailing_stop_market",
+                      trailing_offset="5", reduce_only=True)  # fmt: skip
+        await p.wait_for(lambda o: {"sl", "ts"} <= {e["order_id"] for e in o["order_events"]})
+        await p.tick("ETH", "110")  # the trailing stop's trigger follows up to 105
+        (ts,) = [o for o in p.api("GET", "/accounts/bob")[1]["resting_orders"]
+                 if o["order_id"] == "ts"]  # fmt: skip
+        assert ts["trigger_price"] == "105"
+        await p.tick("ETH", "104")  # retraced through 105: the trailing stop sells 6
+        events = await p.order_events("ts")
+        assert [e["status"] for e in events] == ["accepted", "triggered", "filled"]
+        (fill,) = p.fills_of("ts")
+        # 104 less 10 bps: 103.896; 6 of them 623.376, fee 0.623376
+        assert (fill["price"], fill["fee"], fill["position_quantity"]) == (
+            "103.896",
+            "0.623376",
+            "4",
+        )
+        await p.tick("ETH", "90")  # gaps through the stop at 95: sells the last 4 at the market
+        events = await p.order_events("sl")
+        assert [e["status"] for e in events] == ["accepted", "triggered", "filled"]
+        (fill,) = p.fills_of("sl")
+        # 90 less 10 bps: 89.91, not 95
+        assert (Decimal(fill["price"]), fill["position_quantity"]) == (Decimal("89.91"), "0")

@@ -14,6 +14,7 @@ from fillstream.core.model import (
     InMemoryOrderIds,
     Instrument,
     Kind,
+    OffsetType,
     Order,
     OrderType,
     Outcome,
@@ -66,6 +67,11 @@ class Book:
         post_only: bool = False,
         reduce_only: bool = False,
         session: Session = engine.UTC_DAYS,
+        order_type: str | None = None,
+        trigger: str | None = None,
+        trailing: str | None = None,
+        trailing_type: str = "price",
+        limit_offset: str | None = None,
     ) -> list[Event]:
         self.offset += 1
         self.clock += timedelta(seconds=1)
@@ -74,7 +80,7 @@ class Book:
             account_id="acc-1",
             symbol=symbol,
             side=Side(side),
-            type=OrderType.LIMIT if limit else OrderType.MARKET,
+            type=OrderType(order_type or ("limit" if limit else "market")),
             quantity=D(quantity),
             outcome=Outcome(outcome) if outcome else None,
             limit_price=D(limit) if limit else None,
@@ -82,6 +88,10 @@ class Book:
             expire_at=expire_at,
             post_only=post_only,
             reduce_only=reduce_only,
+            trigger_price=D(trigger) if trigger else None,
+            trailing_offset=D(trailing) if trailing else None,
+            trailing_offset_type=OffsetType(trailing_type),
+            limit_offset=D(limit_offset) if limit_offset else None,
         )
         return engine.submit_order(
             account,

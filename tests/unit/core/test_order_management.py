@@ -180,3 +180,110 @@ def test_reduce_only_never_grows_and_shrinks_with_the_position() -> None:
     assert [(e.status, e.detail) for e in ended] == [
         ("cancelled", "reduce_only: nothing left to close")]  # fmt: skip
     assert account.resting == {}
+
+
+def lifecycle(events: list, order_id: str) -> list[tuple[str, str | None]]:
+    return [(e.status.value, e.detail) for e in events
+            if isinstance(e, OrderEvent) and e.order_id == order_id]  # fmt: skip
+
+
+def test_a_stop_that_triggers_on_a_gap_fills_at_the_market_after_the_gap() -> None:
+    """A sell stop at 95 under a long: the price gaps from 100 to 90; it fills at 90 (less the
+    slippage), not at 95."""
+    book = Book(crypto("BTC", taker="10", maker="2", slippage="10"))
+    book.prices["BTC"] = D("100")
+    account = book.account(balance="10000")
+    book.order(account, "BTC", "buy", "10")
+    placed = book.order(account, "BTC", "sell", "10", order_id="sl", order_type="stop_market",
+                        trigger="95", reduce_only=True)  # fmt: skip
+    assert statuses(placed) == [("accepted", None)]
+    assert book.tick(account, "BTC", "96") == []
+    events = book.tick(account, "BTC", "90")
+    assert lifecycle(events, "sl") == [
+        ("triggered", "trigger_price 95 reached at 90"), ("filled", None)]  # fmt: skip
+    (fill,) = fills(events)
+    # 90 less 10 bps of slippage: 89.91; 10 of them = 899.1, taker fee 0.8991
+    assert (fill.price, fill.fee, fill.liquidity) == (D("89.91"), D("0.8991"), "taker")
+    assert account.positions == {}
+
+
+def test_a_stop_limit_triggers_then_rests_at_its_limit() -> None:
+    book = book_at("100")
+    account = book.account(balance="10000")
+    book.order(account, "BTC", "buy", "2", order_id="sbl", order_type="stop_limit",
+               trigger="105", limit="106")  # fmt: skip
+    events = book.tick(account, "BTC", "108")  # triggers; 108 is above the 106 limit
+    assert lifecycle(events, "sbl") == [("triggered", "trigger_price 105 reached at 108")]
+    assert account.resting["sbl"].order.type == "limit"
+    (fill,) = fills(book.tick(account, "BTC", "106"))
+    # Rested after the trigger, so a maker at its limit: 212, fee 212 * 2 / 10 000
+    assert (fill.price, fill.fee, fill.liquidity) == (D(106), D("0.0424"), "maker")
+
+
+def test_if_touched_orders_wait_for_a_better_price() -> None:
+    book = book_at("100")
+    account = book.account(balance="10000")
+    book.order(account, "BTC", "buy", "1", order_id="mit", order_type="market_if_touched",
+               trigger="97")  # fmt: skip
+    assert book.tick(account, "BTC", "103") == []  # a buy stop would trigger; this one waits
+    events = book.tick(account, "BTC", "97")
+    assert lifecycle(events, "mit")[0][0] == "triggered"
+    assert fills(events)[0].price == D(97)
+
+
+def test_a_trailing_stop_follows_a_rise_then_triggers_on_the_retracement() -> None:
+    """Sell trailing 5 below the best price: placed at 100 (trigger 95), the price rises to
+    110 (trigger 105), falls to 106 (stays 105), then 104: triggered at 105, filled at 104."""
+    book = book_at("100")
+    account = book.account(balance="10000")
+    book.order(account, "BTC", "buy", "1")
+    book.order(account, "BTC", "sell", "1", order_id="ts", order_type="trailing_stop_market",
+               trailing="5", reduce_only=True)  # fmt: skip
+    assert account.resting["ts"].order.trigger_price == D(95)
+    for price in ("103", "110", "106"):
+        assert book.tick(account, "BTC", price) == []
+    assert account.resting["ts"].order.trigger_price == D(105)
+    events = book.tick(account, "BTC", "104")
+    assert lifecycle(events, "ts") == [
+        ("triggered", "trigger_price 105 reached at 104"), ("filled", None)]  # fmt: skip
+    assert fills(events)[0].price == D(104)
+
+
+def test_a_trailing_stop_in_basis_points_trails_to_the_tick() -> None:
+    book = Book(crypto("BTC", taker="10", maker="2", slippage="0", tick="0.5"))
+    book.prices["BTC"] = D("100")
+    account = book.account(balance="10000")
+    book.order(account, "BTC", "buy", "1", order_id="tb", order_type="trailing_stop_market",
+               trailing="250", trailing_type="bps")  # fmt: skip
+    # 100 + 2.5 % = 102.5; after a fall to 90: 92.25, up to the tick: 92.5
+    assert account.resting["tb"].order.trigger_price == D("102.5")
+    book.tick(account, "BTC", "90")
+    assert account.resting["tb"].order.trigger_price == D("92.5")
+
+
+def test_a_stop_is_reserved_at_its_trigger_and_checked_again_when_it_triggers() -> None:
+    book = book_at("100")
+    account = book.account(balance="1000", max_order_pct="1000")
+    # 11 at the trigger 101 = 1111 > buying power 1000
+    assert statuses(book.order(account, "BTC", "buy", "11", order_type="stop_market",
+                               trigger="101")) == [("rejected", "INSUFFICIENT_FUNDS")]  # fmt: skip
+    book.order(account, "BTC", "buy", "9", order_id="b", order_type="stop_market", trigger="101")
+    # It gaps to 120: 9 at 120 = 1080 is more than the account can carry; cancelled, not filled.
+    events = book.tick(account, "BTC", "120")
+    assert [s for s, _ in lifecycle(events, "b")] == ["triggered", "cancelled"]
+    assert fills(events) == [] and account.resting == {}
+
+
+def test_waiting_orders_need_their_prices_and_no_crossed_trigger() -> None:
+    book = book_at("100")
+    account = book.account(balance="10000")
+    for kind, fields in [
+        ("stop_market", {}),
+        ("stop_limit", {"trigger": "105"}),
+        ("trailing_stop_limit", {"trailing": "5"}),
+        ("stop_market", {"trigger": "99"}),  # a buy stop below the market: reached already
+        ("market", {"trigger": "105"}),
+        ("stop_market", {"trigger": "105", "tif": "ioc"}),
+    ]:
+        events = book.order(account, "BTC", "buy", "1", order_type=kind, **fields)
+        assert statuses(events) == [("rejected", "INVALID_ORDER")], (kind, fields)

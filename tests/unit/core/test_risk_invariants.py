@@ -21,7 +21,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from fillstream.core import buying_power, engine, ledger
+from fillstream.core import buying_power, engine, ledger, triggers
 from fillstream.core.events import TERMINAL, Event, Fill, OrderEvent, OrderStatus
 from fillstream.core.model import (
     EXACT,
@@ -122,7 +122,7 @@ class Trading(RuleBasedStateMachine):
         elif status in TERMINAL:
             self.open_orders.discard(order_id)
             self.ended.add(order_id)
-        elif status is OrderStatus.REPLACED:
+        elif status in (OrderStatus.REPLACED, OrderStatus.TRIGGERED):
             assert order_id in self.open_orders, event
 
     def _check_fill(self, fill: Fill) -> None:
@@ -215,6 +215,68 @@ class Trading(RuleBasedStateMachine):
             if order.outcome is not None and side is Side.BUY:
                 assert committed.free_cash >= 0, (order, committed)
 
+    @rule(
+        symbol=st.sampled_from(["BTC", "ETH", "PRES"]),
+        side=st.sampled_from(Side),
+        quantity=quantities,
+        outcome=st.sampled_from(Outcome),
+        kind=st.sampled_from(
+            [t for t in OrderType if t not in (OrderType.MARKET, OrderType.LIMIT)]
+        ),
+        away=st.sampled_from(["0.001", "0.01", "0.1", "0.5"]),
+        reduce_only=st.booleans(),
+    )
+    def waiting_order(
+        self,
+        symbol: str,
+        side: Side,
+        quantity: str,
+        outcome: Outcome,
+        kind: OrderType,
+        away: str,
+        reduce_only: bool,
+    ) -> None:
+        """Stops, if-touched and trailing orders: no way around buying power either, placed
+        or triggered."""
+        prediction = self.instruments[symbol].kind is Kind.PREDICTION
+        reference = self.prices[symbol]
+        if prediction and outcome is Outcome.NO:
+            reference = ONE - reference
+        # Stops wait beyond the market in the side's direction, if-touched orders before it.
+        up = (side is Side.BUY) == (kind in triggers.STOPS)
+        trigger = self._limit(symbol, reference * (ONE + D(away) if up else ONE - D(away)))
+        trailing = kind in triggers.TRAILING
+        self.sequence += 1
+        order = Order(
+            f"o{self.sequence}",
+            "acc-1",
+            symbol,
+            side,
+            kind,
+            D(quantity),
+            outcome if prediction else None,
+            trigger if kind in (OrderType.STOP_LIMIT, OrderType.LIMIT_IF_TOUCHED) else None,
+            trigger_price=None if trailing else trigger,
+            trailing_offset=abs(trigger - reference) or D("0.01") if trailing else None,
+            limit_offset=D("0.01") if kind is OrderType.TRAILING_STOP_LIMIT else None,
+            reduce_only=reduce_only,
+        )
+        growth = buying_power.growth(self.account, order)
+        events = engine.submit_order(
+            self.account,
+            order,
+            self.market,
+            order_ids=self.order_ids,
+            now=self._step(),
+            offset=self.sequence,
+            duplicate_window=timedelta(hours=1),
+        )
+        self._absorb(events)
+        statuses = [e.status for e in events if isinstance(e, OrderEvent)]
+        if statuses[0] is not OrderStatus.REJECTED and growth and not self.account.halted:
+            committed = buying_power.commitment(self.account, self._marks())
+            assert not committed.exceeded, (order, committed)
+
     def _limit(self, symbol: str, limit: D) -> D:
         instrument = self.instruments[symbol]
         if instrument.tick_size:
@@ -246,15 +308,16 @@ class Trading(RuleBasedStateMachine):
         """Replacing an order is no way around buying power."""
         order_id = f"o{pick}"
         resting = self.account.resting.get(order_id)
-        limit = None
+        limit = trigger = None
         if resting is not None and limit_move is not None:
-            assert resting.order.limit_price is not None
-            limit = self._limit(
-                resting.order.symbol, resting.order.limit_price * (1 + D(limit_move))
-            )
-        if quantity is None and limit is None:
+            order = resting.order
+            if order.limit_price is not None:
+                limit = self._limit(order.symbol, order.limit_price * (1 + D(limit_move)))
+            elif order.trigger_price is not None:
+                trigger = self._limit(order.symbol, order.trigger_price * (1 + D(limit_move)))
+        if quantity is None and limit is None and trigger is None:
             quantity = "1"
-        command = Replace(order_id, "acc-1", quantity and D(quantity), limit)
+        command = Replace(order_id, "acc-1", quantity and D(quantity), limit, trigger)
         events = engine.replace_order(
             self.account, command, self.market, self.order_ids, self._step()
         )

@@ -305,3 +305,20 @@ async def test_cancel_and_replace_travel_on_the_orders_topic(worker: Worker) -> 
     tick = {"symbol": "BTC", "price": "80", "ts": "2026-04-01T10:00:05Z"}
     await worker.market(("ticks", "BTC", tick))
     assert worker.topics["fills"].sent == []
+
+
+async def test_a_trailing_stop_keeps_its_trail_in_the_stored_account(worker: Worker) -> None:
+    """The trigger moves without an event (here with no position, so no equity moves either);
+    the account is stored all the same, so a worker taking over trails from where it got to."""
+    trailing = worker.order("t1", type="trailing_stop_market", trailing_offset="5", quantity="1")
+    await worker.handle(worker.inputs.record("orders", "ann", trailing))
+    assert worker.tables.accounts["ann"]["resting"][0]["trigger_price"] == "105"
+    tick = {"symbol": "BTC", "price": "90", "ts": "2026-04-01T10:00:05Z"}
+    await worker.market(("ticks", "BTC", tick))
+    restarted = worker.restarted()
+    assert restarted.tables.accounts["ann"]["resting"][0]["trigger_price"] == "95"
+    tick = {"symbol": "BTC", "price": "96", "ts": "2026-04-01T10:00:06Z"}
+    await restarted.market(("ticks", "BTC", tick))
+    statuses = [e["status"] for e in restarted.topics["order-events"].values()]
+    assert statuses[-2:] == ["triggered", "filled"]
+    assert restarted.topics["fills"].values()[-1]["price"] == "96"
