@@ -113,6 +113,8 @@ class Load:
     ticks_per_second: float = 20.0
     sent_orders: dict[str, str] = field(default_factory=dict)
     """order_id -> account_id."""
+    commands: int = 0
+    """Cancels and replaces sent (of the limit and stop orders above)."""
 
     async def open(self, upstream: Upstream, bootstrap: str, timeout: float = 120) -> None:
         """The instrument, the accounts and a first tick; back once every account is open."""
@@ -132,9 +134,7 @@ class Load:
         await upstream.send(self.settings.topic("ticks"), "XYZ", self._tick(Decimal(100)))
 
     def _tick(self, price: Decimal) -> dict:
-        now = time.time()
-        ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(now)) + f".{int(now % 1 * 1000):03d}Z"
-        return {"symbol": "XYZ", "price": str(price), "ts": ts}
+        return {"symbol": "XYZ", "price": str(price), "ts": _wire_time(time.time())}
 
     async def run(self, upstream: Upstream, seconds: float) -> None:
         rng = random.Random(self.seed)
@@ -142,26 +142,64 @@ class Load:
         started = time.monotonic()
         next_tick = next_order = started
         n = 0
+        waiting: list[tuple[str, str]] = []
         while (now := time.monotonic()) - started < seconds:
             if now >= next_tick:
                 price = max(Decimal("50"), price + Decimal(rng.randint(-40, 40)) / 100)
                 await upstream.send(self.settings.topic("ticks"), "XYZ", self._tick(price))
                 next_tick += 1 / self.ticks_per_second
             if now >= next_order:
-                account = rng.choice(self.accounts)
-                order_id = f"o{n}"
-                n += 1
-                order: dict[str, Any] = {
-                    "order_id": order_id, "account_id": account, "symbol": "XYZ",
-                    "side": rng.choice(["buy", "sell"]), "type": "market",
-                    "quantity": str(rng.randint(1, 20))}  # fmt: skip
-                if rng.random() < 0.2:
-                    offset = Decimal(rng.randint(-100, 100)) / 100
-                    order.update(type="limit", limit_price=str(price + offset))
-                await upstream.send(self.settings.topic("orders"), account, order)
-                self.sent_orders[order_id] = account
+                message = self._next(rng, n, price, waiting)
+                if "action" in message:
+                    self.commands += 1
+                else:
+                    self.sent_orders[message["order_id"]] = message["account_id"]
+                    n += 1
+                await upstream.send(self.settings.topic("orders"), message["account_id"], message)
                 next_order += 1 / self.orders_per_second
             await asyncio.sleep(max(0.0, min(next_tick, next_order) - time.monotonic()))
+
+    def _next(
+        self, rng: random.Random, n: int, price: Decimal, waiting: list[tuple[str, str]]
+    ) -> dict[str, Any]:
+        """Mostly market orders; limits (some GTD, expiring within seconds), stops and trailing
+        stops; and cancels and replaces of those, which race their fills and expiries."""
+        draw = rng.random()
+        if waiting and draw < 0.1:
+            account, order_id = waiting.pop(rng.randrange(len(waiting)))
+            command: dict[str, Any] = {"action": "cancel", "order_id": order_id,
+                                       "account_id": account}  # fmt: skip
+            if draw < 0.04:
+                command.update(action="replace", quantity=str(rng.randint(1, 20)))
+                waiting.append((account, order_id))
+            return command
+        account = rng.choice(self.accounts)
+        side = rng.choice(["buy", "sell"])
+        order: dict[str, Any] = {"order_id": f"o{n}", "account_id": account, "symbol": "XYZ",
+                                 "side": side, "type": "market",
+                                 "quantity": str(rng.randint(1, 20))}  # fmt: skip
+        away = Decimal(rng.randint(1, 100)) / 100
+        if draw < 0.3:
+            order.update(type="limit", limit_price=str(price + rng.choice([-away, away])))
+            if rng.random() < 0.3:
+                expire_at = time.time() + rng.uniform(1, 10)
+                order.update(time_in_force="gtd", expire_at=_wire_time(expire_at))
+            waiting.append((account, order["order_id"]))
+        elif draw < 0.38:
+            # A stop beyond the market in its side's direction, or a trailing one.
+            if rng.random() < 0.5:
+                trigger = price + away if side == "buy" else price - away
+                order.update(type="stop_market", trigger_price=str(trigger))
+            else:
+                order.update(type="trailing_stop_market", trailing_offset=str(away))
+            waiting.append((account, order["order_id"]))
+        return order
+
+
+def _wire_time(seconds: float) -> str:
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + (
+        f".{int(seconds % 1 * 1000):03d}Z"
+    )
 
 
 @dataclass(frozen=True)
