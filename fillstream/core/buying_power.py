@@ -39,6 +39,7 @@ class Commitment:
 def adding(account: Account) -> dict[str, Decimal]:
     """Per resting order, in arrival order, the quantity that would grow its position."""
     offered: dict[str, Decimal] = {}
+    reduces: dict[str, Decimal] = {}
     parts: dict[str, Decimal] = {}
     for order_id, resting in account.resting.items():
         order = resting.order
@@ -46,9 +47,12 @@ def adding(account: Account) -> dict[str, Decimal]:
         position = account.positions.get(key)
         held = position.quantity if position else ZERO
         opposes = held != 0 and (held > 0) != (order.side is Side.BUY)
-        open_to_close = abs(held) - offered.get(key, ZERO) if opposes else ZERO
+        # One of an OCO pair cancels the other when it fills: they offer to close the same part.
+        shared = reduces.get(order.oco_with, ZERO) if order.oco_with else ZERO
+        open_to_close = abs(held) - offered.get(key, ZERO) + shared if opposes else ZERO
         reducing = min(order.quantity, max(open_to_close, ZERO))
-        offered[key] = offered.get(key, ZERO) + reducing
+        offered[key] = offered.get(key, ZERO) + max(reducing - shared, ZERO)
+        reduces[order_id] = reducing
         parts[order_id] = order.quantity - reducing
     return parts
 

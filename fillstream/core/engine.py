@@ -158,8 +158,18 @@ def _execute(
     order_ids.add(order.order_id, SeenOrder(now, offset))
     if instrument is None:
         raise Rejected(Reason.UNKNOWN_SYMBOL, f"no instrument {order.symbol!r}")
+    if order.oco_with is not None:
+        other = account.resting.get(order.oco_with)
+        if other is None or other.order.oco_with is not None:
+            detail = f"oco_with {order.oco_with!r} is not an open order without a link"
+            raise Rejected(Reason.INVALID_ORDER, detail)
     accepted = OrderEvent(order.order_id, account.account_id, OrderStatus.ACCEPTED, now)
-    return [accepted, *_place(account, order, instrument, market, now)]
+    events = [accepted, *_place(account, order, instrument, market, now)]
+    if order.oco_with is not None and order.oco_with in account.resting:
+        other = account.resting[order.oco_with]
+        linked = replace(other.order, oco_with=order.order_id)
+        account.resting[order.oco_with] = replace(other, order=linked)
+    return events
 
 
 def _place(
@@ -371,6 +381,20 @@ def _check_well_formed(order: Order, instrument: Instrument | None) -> None:
             raise invalid(f"a {order.type.value} order takes no {name}")
         if value is not None and (problem := _amount_problem(name, value, MAX_PRICE)):
             raise invalid(problem)
+    for name in ("take_profit_price", "stop_loss_price"):
+        value = getattr(order, name)
+        if value is not None and (problem := _amount_problem(name, value, MAX_PRICE)):
+            raise invalid(problem)
+    if (order.take_profit_price or order.stop_loss_price) and order.reduce_only:
+        raise invalid("a bracket's entry opens a position: it cannot be reduce_only")
+    if order.take_profit_price is not None and order.stop_loss_price is not None:
+        buy = order.side is Side.BUY
+        if (
+            (order.take_profit_price <= order.stop_loss_price)
+            if buy
+            else (order.take_profit_price >= order.stop_loss_price)
+        ):
+            raise invalid("take_profit_price must be beyond stop_loss_price in the order's favour")
     if order.trailing_offset_type is OffsetType.BPS and (order.trailing_offset or 0) >= BPS:
         raise invalid("a trailing_offset in bps must be below 10 000")
     if instrument is None:
@@ -514,7 +538,48 @@ def _fill(
         realized_pnl=realized,
     )
     filled = OrderEvent(order.order_id, account.account_id, OrderStatus.FILLED, now)
-    return [fill, filled, *_fit_reduce_only(account, market, key, now)]
+    events: list[Event] = [fill, filled]
+    if order.oco_with is not None and order.oco_with in account.resting:
+        del account.resting[order.oco_with]
+        events.append(OrderEvent(order.oco_with, account.account_id, OrderStatus.CANCELLED, now,
+                                 detail=f"oco: {order.order_id} filled"))  # fmt: skip
+    events += _fit_reduce_only(account, market, key, now)
+    if order.take_profit_price is not None or order.stop_loss_price is not None:
+        events += _bracket(account, market, order, now)
+    return events
+
+
+def _bracket(account: Account, market: Market, entry: Order, now: datetime) -> list[Event]:
+    """The filled entry's exits: a stop-loss first (protection before profit), then a
+    take-profit, reduce-only and linked one-cancels-other. Each is placed as a new order would
+    be, so one that cannot (a stop already reached on a gap) is rejected on its own."""
+    side = Side.SELL if entry.side is Side.BUY else Side.BUY
+    stop_id, profit_id = f"~sl-{entry.order_id}", f"~tp-{entry.order_id}"
+    both = entry.take_profit_price is not None and entry.stop_loss_price is not None
+    exits = []
+    if entry.stop_loss_price is not None:
+        exits.append(Order(stop_id, entry.account_id, entry.symbol, side, OrderType.STOP_MARKET,
+                           entry.quantity, entry.outcome, trigger_price=entry.stop_loss_price,
+                           reduce_only=True, oco_with=profit_id if both else None))  # fmt: skip
+    if entry.take_profit_price is not None:
+        exits.append(Order(profit_id, entry.account_id, entry.symbol, side, OrderType.LIMIT,
+                           entry.quantity, entry.outcome, limit_price=entry.take_profit_price,
+                           reduce_only=True, oco_with=stop_id if both else None))  # fmt: skip
+    instrument = market.instrument(entry.symbol)
+    assert instrument is not None  # the entry just filled on it
+    events: list[Event] = []
+    for exit_order in exits:
+        detail = f"bracket of {entry.order_id}"
+        try:
+            placed = _place(account, exit_order, instrument, market, now)
+        except Rejected as rejection:
+            events.append(OrderEvent(exit_order.order_id, account.account_id,
+                                     OrderStatus.REJECTED, now, rejection.reason,
+                                     f"{detail}: {rejection.detail}"))  # fmt: skip
+            continue
+        events += [OrderEvent(exit_order.order_id, account.account_id, OrderStatus.ACCEPTED,
+                              now, detail=detail), *placed]  # fmt: skip
+    return events
 
 
 def _fit_reduce_only(account: Account, market: Market, key: str, now: datetime) -> list[Event]:
@@ -523,17 +588,21 @@ def _fit_reduce_only(account: Account, market: Market, key: str, now: datetime) 
     position = account.positions.get(key)
     held = position.quantity if position else ZERO
     left = abs(held)
+    fitted: dict[str, Decimal] = {}
     events: list[Event] = []
     for order_id, resting in list(account.resting.items()):
         order = resting.order
         if not order.reduce_only or position_key(order.symbol, order.outcome) != key:
             continue
         closes = held != 0 and (held > 0) != (order.side is Side.BUY)
-        fits = min(order.quantity, left) if closes else ZERO
+        # One of an OCO pair cancels the other when it fills: they may close the same part.
+        shared = fitted.get(order.oco_with, ZERO) if order.oco_with else ZERO
+        fits = min(order.quantity, left + shared) if closes else ZERO
         instrument = market.instrument(order.symbol)
         if fits and instrument is not None and instrument.lot_size:
             fits -= fits % instrument.lot_size
-        left -= fits
+        left -= max(fits - shared, ZERO)
+        fitted[order_id] = fits
         if fits == order.quantity:
             continue
         if not fits:

@@ -165,6 +165,12 @@ class Order:
     trailing_offset_type: OffsetType = OffsetType.PRICE
     limit_offset: Decimal | None = None
     """Trailing stop limits: the limit's distance beyond the trigger when it triggers."""
+    take_profit_price: Decimal | None = None
+    stop_loss_price: Decimal | None = None
+    """A bracket: once this order fills, a reduce-only take-profit limit and stop-loss stop close
+    it, one cancelling the other (ids ``~tp-<order_id>``, ``~sl-<order_id>``)."""
+    oco_with: str | None = None
+    """Another open order of the account: when either fills, the other is cancelled."""
     post_only: bool = False
     """Rests, or is rejected: never takes liquidity."""
     reduce_only: bool = False

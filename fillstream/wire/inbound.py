@@ -107,6 +107,15 @@ class OrderMessage(Inbound):
     limit_offset: Money | None = Field(
         None, description="Trailing stop limits: the limit's distance beyond the trigger."
     )
+    take_profit_price: Money | None = Field(
+        None, description="A bracket: the reduce-only take-profit limit placed once it fills."
+    )
+    stop_loss_price: Money | None = Field(
+        None, description="A bracket: the reduce-only stop-loss trigger placed once it fills."
+    )
+    oco_with: Identifier | None = Field(
+        None, description="An open order of the account: when either fills, the other ends."
+    )
     time_in_force: TimeInForce = TimeInForce.GTC
     expire_at: Timestamp | None = Field(None, description="With time_in_force gtd only.")
     post_only: bool = Field(False, description="Limit orders: rejected if marketable on arrival.")
@@ -192,6 +201,9 @@ def to_order(message: OrderMessage) -> Order:
         expire_at=message.expire_at,
         post_only=message.post_only,
         reduce_only=message.reduce_only,
+        take_profit_price=message.take_profit_price,
+        stop_loss_price=message.stop_loss_price,
+        oco_with=message.oco_with,
     )
 
 

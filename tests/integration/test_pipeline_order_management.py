@@ -102,3 +102,17 @@ async def test_stop_loss_on_a_gap_and_a_trailing_stop(
         (fill,) = p.fills_of("sl")
         # 90 less 10 bps: 89.91, not 95
         assert (Decimal(fill["price"]), fill["position_quantity"]) == (Decimal("89.91"), "0")
+
+        # A bracket: buy 3 at the market with a take-profit at 95 and a stop-loss at 85.
+        await p.order("bob", "br", "ETH", "buy", "3", take_profit_price="95",
+                      stop_loss_price="85")  # fmt: skip
+        await p.order_events("br")
+        await p.wait_for(lambda o: {"~sl-br", "~tp-br"} <= {e["order_id"]
+                                                          for e in o["order_events"]})  # fmt: skip
+        await p.tick("ETH", "96")  # through the take-profit: it fills, the stop-loss ends
+        assert [e["status"] for e in await p.order_events("~tp-br")] == ["accepted", "filled"]
+        sl = await p.order_events("~sl-br")
+        assert [(e["status"], e.get("detail")) for e in sl] == [
+            ("accepted", "bracket of br"), ("cancelled", "oco: ~tp-br filled")]  # fmt: skip
+        (fill,) = p.fills_of("~tp-br")
+        assert (fill["price"], fill["liquidity"], fill["position_quantity"]) == ("95", "maker", "0")

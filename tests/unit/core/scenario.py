@@ -72,6 +72,9 @@ class Book:
         trailing: str | None = None,
         trailing_type: str = "price",
         limit_offset: str | None = None,
+        take_profit: str | None = None,
+        stop_loss: str | None = None,
+        oco_with: str | None = None,
     ) -> list[Event]:
         self.offset += 1
         self.clock += timedelta(seconds=1)
@@ -92,6 +95,9 @@ class Book:
             trailing_offset=D(trailing) if trailing else None,
             trailing_offset_type=OffsetType(trailing_type),
             limit_offset=D(limit_offset) if limit_offset else None,
+            take_profit_price=D(take_profit) if take_profit else None,
+            stop_loss_price=D(stop_loss) if stop_loss else None,
+            oco_with=oco_with,
         )
         return engine.submit_order(
             account,

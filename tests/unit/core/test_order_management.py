@@ -287,3 +287,51 @@ def test_waiting_orders_need_their_prices_and_no_crossed_trigger() -> None:
     ]:
         events = book.order(account, "BTC", "buy", "1", order_type=kind, **fields)
         assert statuses(events) == [("rejected", "INVALID_ORDER")], (kind, fields)
+
+
+def test_a_brackets_exits_wait_for_the_entry_and_the_take_profit_cancels_the_stop_loss() -> None:
+    book = book_at("100")
+    account = book.account(balance="10000")
+    placed = book.order(account, "BTC", "buy", "2", limit="95", order_id="e", take_profit="110",
+                        stop_loss="90")  # fmt: skip
+    assert statuses(placed) == [("accepted", None)]
+    assert set(account.resting) == {"e"}  # no exits before the entry fills
+    events = book.tick(account, "BTC", "95")
+    assert [(e.order_id, e.status.value) for e in events if isinstance(e, OrderEvent)] == [
+        ("e", "filled"), ("~sl-e", "accepted"), ("~tp-e", "accepted")]  # fmt: skip
+    stop, profit = account.resting["~sl-e"].order, account.resting["~tp-e"].order
+    assert (stop.type, stop.side, stop.quantity, stop.trigger_price, stop.reduce_only) == (
+        "stop_market", "sell", D(2), D(90), True)  # fmt: skip
+    assert (profit.type, profit.limit_price, profit.oco_with) == ("limit", D(110), "~sl-e")
+    events = book.tick(account, "BTC", "111")
+    assert lifecycle(events, "~tp-e") == [("filled", None)]
+    assert lifecycle(events, "~sl-e") == [("cancelled", "oco: ~tp-e filled")]
+    (fill,) = fills(events)
+    # 2 at the 110 limit as a maker: 220, fee 0.044; the position is closed
+    assert (fill.price, fill.fee, fill.position_quantity) == (D(110), D("0.044"), D(0))
+    assert account.resting == {} and account.positions == {}
+
+
+def test_a_brackets_stop_loss_fires_on_a_gap_and_cancels_the_take_profit() -> None:
+    book = book_at("100")
+    account = book.account(balance="10000")
+    book.order(account, "BTC", "sell", "1", order_id="short", take_profit="80", stop_loss="105")
+    assert set(account.resting) == {"~sl-short", "~tp-short"}  # filled at once: exits placed
+    events = book.tick(account, "BTC", "120")
+    assert [s for s, _ in lifecycle(events, "~sl-short")] == ["triggered", "filled"]
+    assert lifecycle(events, "~tp-short") == [("cancelled", "oco: ~sl-short filled")]
+    assert fills(events)[0].price == D(120)  # after the gap, not at 105
+
+
+def test_oco_links_two_orders_and_a_bad_bracket_is_refused() -> None:
+    book = book_at("100")
+    account = book.account(balance="10000")
+    book.order(account, "BTC", "buy", "1", limit="90", order_id="low")
+    book.order(account, "BTC", "sell", "1", limit="110", order_id="high", oco_with="low")
+    assert account.resting["low"].order.oco_with == "high"
+    events = book.tick(account, "BTC", "89")
+    assert lifecycle(events, "high") == [("cancelled", "oco: low filled")]
+    assert statuses(book.order(account, "BTC", "buy", "1", oco_with="nope")) == [
+        ("rejected", "INVALID_ORDER")]  # fmt: skip
+    assert statuses(book.order(account, "BTC", "buy", "1", take_profit="90",
+                               stop_loss="110")) == [("rejected", "INVALID_ORDER")]  # fmt: skip

@@ -156,7 +156,7 @@ class Trading(RuleBasedStateMachine):
         limit_move=st.sampled_from([None, "-0.5", "-0.01", "0", "0.01", "0.5"]),
         tif=st.sampled_from(["gtc", "gtc", "ioc", "fok", "gtd", "day"]),
         lifetime=st.integers(min_value=1, max_value=20),
-        flags=st.sampled_from(["", "", "post_only", "reduce_only"]),
+        flags=st.sampled_from(["", "", "post_only", "reduce_only", "bracket"]),
     )
     def order(
         self,
@@ -194,6 +194,7 @@ class Trading(RuleBasedStateMachine):
             expire_at=self.clock + timedelta(seconds=lifetime) if tif == "gtd" else None,
             post_only=flags == "post_only",
             reduce_only=flags == "reduce_only",
+            **(self._bracket(symbol, side, outcome) if flags == "bracket" else {}),
         )
         growth = buying_power.growth(self.account, order)
         events = engine.submit_order(
@@ -276,6 +277,18 @@ class Trading(RuleBasedStateMachine):
         if statuses[0] is not OrderStatus.REJECTED and growth and not self.account.halted:
             committed = buying_power.commitment(self.account, self._marks())
             assert not committed.exceeded, (order, committed)
+
+    def _bracket(self, symbol: str, side: Side, outcome: Outcome) -> dict[str, D]:
+        reference = self.prices[symbol]
+        if self.instruments[symbol].kind is Kind.PREDICTION and outcome is Outcome.NO:
+            reference = ONE - reference
+        up, down = (
+            self._limit(symbol, reference * D("1.05")),
+            self._limit(symbol, reference * D("0.95")),
+        )
+        if side is Side.BUY:
+            return {"take_profit_price": up, "stop_loss_price": down}
+        return {"take_profit_price": down, "stop_loss_price": up}
 
     def _limit(self, symbol: str, limit: D) -> D:
         instrument = self.instruments[symbol]
@@ -367,6 +380,7 @@ class Trading(RuleBasedStateMachine):
     @invariant()
     def reduce_only_orders_never_exceed_what_is_left_to_close(self) -> None:
         closing: dict[str, D] = {}
+        counted: set[str] = set()
         for resting in self.account.resting.values():
             order = resting.order
             if not order.reduce_only:
@@ -375,7 +389,11 @@ class Trading(RuleBasedStateMachine):
             position = self.account.positions.get(key)
             held = position.quantity if position else ZERO
             assert held and (held > 0) != (order.side is Side.BUY), (order, held)
-            closing[key] = closing.get(key, ZERO) + order.quantity
+            # One of an OCO pair cancels the other: they close the same part.
+            sibling = self.account.resting.get(order.oco_with or "")
+            shared = sibling.order.quantity if sibling and order.oco_with in counted else ZERO
+            closing[key] = closing.get(key, ZERO) + max(order.quantity - shared, ZERO)
+            counted.add(order.order_id)
             assert closing[key] <= abs(held), (order, held, closing[key])
 
     @invariant()
