@@ -326,7 +326,8 @@ def _print_summary(tally: Tally, session: Session) -> None:
     lifecycle = Counter(status for statuses in tally.statuses.values() for status in statuses)
     refused = lifecycle["cancel_rejected"] + lifecycle["replace_rejected"]
     print(f"  cancelled: {lifecycle['cancelled']}, replaced: {lifecycle['replaced']}, "
-          f"expired: {lifecycle['expired']}, cancels and replaces refused: {refused}")  # fmt: skip
+          f"expired: {lifecycle['expired']}, triggered: {lifecycle['triggered']}, "
+          f"cancels and replaces refused: {refused}")  # fmt: skip
     print(f"  dead letters: {tally.counts['dead_letters']}")
     print("  rejections by reason: " + (", ".join(
         f"{reason} {n}" for reason, n in tally.rejections.most_common()) or "none"))  # fmt: skip

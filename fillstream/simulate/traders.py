@@ -4,7 +4,8 @@ Most orders are sound market and limit orders on both kinds of instrument; a con
 is deliberately bad (oversized, an unknown symbol, malformed JSON) so that rejections and dead
 letters show; reckless accounts trade big on high leverage with a tight drawdown limit. With a
 share of order management, traders also cancel and move their limit orders, and send some as IOC
-or GTD (expiring within a minute of the clock). The same seed, prices and clock give the same
+or GTD (expiring within a minute of the clock), and turn some market orders into brackets,
+breakout stops and trailing stops. The same seed, prices and clock give the same
 messages.
 """
 
@@ -105,7 +106,29 @@ class TraderModel:
             order.update(type="limit", limit_price=str(limit))
             if self.manage_share:
                 self._time_in_force(order, account_id, limit, tick)
+        elif self.manage_share and instrument["kind"] == "crypto":
+            self._protect(order, reference, tick)
         return account_id, json.dumps(order).encode()
+
+    def _protect(self, order: dict, reference: Decimal, tick: Decimal) -> None:
+        """Some market orders become brackets (exits 1-3 % away), breakout stops or trailing
+        stops."""
+        rng = self._rng
+        draw = rng.random()
+        buy = order["side"] == "buy"
+
+        def away(fraction: float, up: bool) -> str:
+            price = reference * Decimal(1 + fraction if up else 1 - fraction)
+            return str(max((price / tick).to_integral_value() * tick, tick))
+
+        if draw < 0.15:
+            profit, loss = rng.uniform(0.01, 0.03), rng.uniform(0.01, 0.03)
+            order.update(take_profit_price=away(profit, buy), stop_loss_price=away(loss, not buy))
+        elif draw < 0.25:
+            order.update(type="stop_market", trigger_price=away(rng.uniform(0.002, 0.01), buy))
+        elif draw < 0.3:
+            offset = max((reference * Decimal("0.005") / tick).to_integral_value() * tick, tick)
+            order.update(type="trailing_stop_market", trailing_offset=str(offset))
 
     def _time_in_force(self, order: dict, account_id: str, limit: Decimal, tick: Decimal) -> None:
         draw = self._rng.random()

@@ -111,5 +111,12 @@ def test_traders_cancel_replace_and_give_time_in_force_when_asked() -> None:
     assert gtd and all("2026-01-01T00:00:05" <= m["expire_at"] <= "2026-01-01T00:01:00.000Z"
                        for m in gtd)  # fmt: skip
     assert any(m.get("time_in_force") == "ioc" for m in placed.values())
+    types = {m["type"] for m in placed.values()}
+    assert {"stop_market", "trailing_stop_market"} <= types
+    brackets = [m for m in placed.values() if "take_profit_price" in m]
+    assert brackets and all(
+        (Decimal(m["take_profit_price"]) > Decimal(m["stop_loss_price"])) == (m["side"] == "buy")
+        for m in brackets
+    )
     # Without the share, the flow is the one the benchmarks were measured with.
     assert all("action" not in m and "time_in_force" not in m for m in flow(0.0))
