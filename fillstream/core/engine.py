@@ -198,18 +198,8 @@ def _place(
         raise Rejected(
             Reason.POST_ONLY_WOULD_TAKE, f"post_only limit {limit} is marketable at {reference}"
         )
-    if instrument.kind is Kind.PREDICTION and order.side is Side.SELL:
-        _check_position_on_offer(account, order)
     fee = pricing.trade_fee(order.quantity, price, order.side, fee_bps) if immediate else None
-    growth = buying_power.growth(account, order)
-    if growth and order.reduce_only:
-        raise Rejected(
-            Reason.REDUCE_ONLY_WOULD_INCREASE,
-            f"reduce_only order would grow the position by {growth}",
-        )
-    if growth:
-        _check_buying_power(account, order, market, price, fee, fee_bps, growth)
-
+    _check_risk(account, order, instrument, market, price, fee, fee_bps)
     if fee is None:
         if order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
             # Checked as if it rested, as the same order good till cancelled would be.
@@ -235,6 +225,23 @@ def _wait(
             f"trigger_price {order.trigger_price} is already reached at {reference}",
         )
     fee_bps = instrument.taker_fee_bps
+    price = triggers.reservation_price(order)
+    _check_risk(account, order, instrument, market, price, None, fee_bps)
+    account.resting[order.order_id] = RestingOrder(order, fee_bps)
+    return []
+
+
+def _check_risk(
+    account: Account,
+    order: Order,
+    instrument: Instrument,
+    market: Market,
+    price: Decimal,
+    fee: Decimal | None,
+    fee_bps: Decimal,
+) -> None:
+    """What every placed order passes, filling now (with its taker ``fee``) or resting: shares
+    on offer, reduce-only, and buying power for the part that grows its position."""
     if instrument.kind is Kind.PREDICTION and order.side is Side.SELL:
         _check_position_on_offer(account, order)
     growth = buying_power.growth(account, order)
@@ -244,10 +251,7 @@ def _wait(
             f"reduce_only order would grow the position by {growth}",
         )
     if growth:
-        price = triggers.reservation_price(order)
-        _check_buying_power(account, order, market, price, None, fee_bps, growth)
-    account.resting[order.order_id] = RestingOrder(order, fee_bps)
-    return []
+        _check_buying_power(account, order, market, price, fee, fee_bps, growth)
 
 
 def cancel(
@@ -442,8 +446,8 @@ def _check_buying_power(
     fee_bps: Decimal,
     growth: Decimal,
 ) -> None:
-    """The order as if accepted (filled now when it has a taker ``fee``, else resting), then the
-    account-wide model on the result."""
+    """The order as if accepted (filled now when it has a taker ``fee``, with a bracket's exits
+    resting after it; else resting), then the account-wide model on the result."""
     marks = marks_of(account, market)
     equity = ledger.equity(account, marks)
     largest = account.limits.max_order_pct / HUNDRED * equity
@@ -458,6 +462,12 @@ def _check_buying_power(
         ledger.apply_trade(
             after, position_key(order.symbol, order.outcome), order.side, order.quantity, price, fee
         )
+        instrument = market.instrument(order.symbol)
+        assert instrument is not None
+        for exit_order in _exits(order):
+            after.resting[exit_order.order_id] = RestingOrder(
+                exit_order, _exit_fee_bps(exit_order, instrument)
+            )
     else:
         after.resting[order.order_id] = RestingOrder(order, fee_bps)
     committed = buying_power.commitment(after, marks_of(after, market))
@@ -549,10 +559,8 @@ def _fill(
     return events
 
 
-def _bracket(account: Account, market: Market, entry: Order, now: datetime) -> list[Event]:
-    """The filled entry's exits: a stop-loss first (protection before profit), then a
-    take-profit, reduce-only and linked one-cancels-other. Each is placed as a new order would
-    be, so one that cannot (a stop already reached on a gap) is rejected on its own."""
+def _exits(entry: Order) -> list[Order]:
+    """A bracket entry's exits, stop-loss first."""
     side = Side.SELL if entry.side is Side.BUY else Side.BUY
     stop_id, profit_id = f"~sl-{entry.order_id}", f"~tp-{entry.order_id}"
     both = entry.take_profit_price is not None and entry.stop_loss_price is not None
@@ -565,10 +573,22 @@ def _bracket(account: Account, market: Market, entry: Order, now: datetime) -> l
         exits.append(Order(profit_id, entry.account_id, entry.symbol, side, OrderType.LIMIT,
                            entry.quantity, entry.outcome, limit_price=entry.take_profit_price,
                            reduce_only=True, oco_with=stop_id if both else None))  # fmt: skip
+    return exits
+
+
+def _exit_fee_bps(exit_order: Order, instrument: Instrument) -> Decimal:
+    waits = triggers.waits(exit_order)
+    return instrument.taker_fee_bps if waits else instrument.maker_fee_bps
+
+
+def _bracket(account: Account, market: Market, entry: Order, now: datetime) -> list[Event]:
+    """The filled entry's exits: a stop-loss first (protection before profit), then a
+    take-profit, reduce-only and linked one-cancels-other. Each is placed as a new order would
+    be, so one that cannot (a stop already reached on a gap) is rejected on its own."""
     instrument = market.instrument(entry.symbol)
     assert instrument is not None  # the entry just filled on it
     events: list[Event] = []
-    for exit_order in exits:
+    for exit_order in _exits(entry):
         detail = f"bracket of {entry.order_id}"
         try:
             placed = _place(account, exit_order, instrument, market, now)

@@ -335,3 +335,19 @@ def test_oco_links_two_orders_and_a_bad_bracket_is_refused() -> None:
         ("rejected", "INVALID_ORDER")]  # fmt: skip
     assert statuses(book.order(account, "BTC", "buy", "1", take_profit="90",
                                stop_loss="110")) == [("rejected", "INVALID_ORDER")]  # fmt: skip
+
+
+def test_a_bracket_entry_is_checked_with_its_exits_resting() -> None:
+    """Found by the risk-invariant machine. Taker fee 99.99 %, leverage 0.5, cash 1000: buying 3
+    at 100 costs 300 + 299.97, leaving equity 700.03 and power 350.015 against the 300 held.
+    Its stop-loss at 95 would reserve a taker fee of 284.9715, leaving power 207.52935: the
+    bracket is refused, the plain order is not."""
+    book = Book(crypto("BTC", taker="9999", maker="0", slippage="0"))
+    book.prices["BTC"] = D("100")
+    account = book.account(balance="1000", leverage="0.5", max_order_pct="1000")
+    bracket = book.order(account, "BTC", "buy", "3", take_profit="105", stop_loss="95")
+    assert statuses(bracket) == [("rejected", "INSUFFICIENT_FUNDS")]
+    assert statuses(book.order(account, "BTC", "buy", "3")) == [
+        ("accepted", None),
+        ("filled", None),
+    ]
