@@ -115,6 +115,7 @@ async def chaos(work: Path, kills: int, interval: float, rate: float) -> dict:
         "wiped": sum(kill["wiped"] for kill in cluster.kills),
         "seconds": round(time.monotonic() - started),
         **verdict.summary(),
+        "commands": load.commands,
         "failover_seconds_median": sorted(stalls)[len(stalls) // 2] if stalls else None,
         "failover_seconds_max": max(stalls, default=None),
         "failover_seconds": [
