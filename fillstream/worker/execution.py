@@ -17,7 +17,14 @@ from faust.types import TP, StreamT, TopicT
 
 from fillstream.core import engine
 from fillstream.core.events import AccountStatusChanged, Event
-from fillstream.core.model import Account, AccountLimits, Cancel, SeenOrder, Session
+from fillstream.core.model import (
+    ENGINE_ID_PREFIX,
+    Account,
+    AccountLimits,
+    Cancel,
+    SeenOrder,
+    Session,
+)
 from fillstream.settings import Settings
 from fillstream.wire import topics as contract
 from fillstream.wire.codec import decode
@@ -155,10 +162,16 @@ class Execution:
             self._owed(state, stored)
             if stored.has_applied(record.progress_key, record.offset):
                 return
+        order_ids = _OrderIds(self._tables.order_ids, message.account_id)
+        # A command's answer is kept by where the command was read, not by the order it names.
+        row = f"{ENGINE_ID_PREFIX}command@{record.progress_key}:{record.offset}"
+        rejected = order_ids.rejected_without_account(row, record.offset)
+        if rejected is not None:
+            self._checkpoint.publish(rejected)
+            return
         account = stored.account if stored is not None else None
         watched_before = watched_symbols(account)
         now = event_time(record, message.ts, self._max_clock_skew)
-        order_ids = _OrderIds(self._tables.order_ids, message.account_id)
         if isinstance(command, Cancel):
             events = engine.cancel(account, command, order_ids, now)
         else:
@@ -166,6 +179,8 @@ class Execution:
         outputs = self._publisher.outputs(events)
         if stored is not None:
             state.save(stored, watched_before, {record.progress_key: record.offset}, outputs)
+        else:
+            order_ids.reject_without_account(row, SeenOrder(now, record.offset), outputs)
         self._checkpoint.publish(outputs)
 
     def _on_account(self, record: Input, state: PartitionState) -> None:
@@ -319,17 +334,18 @@ class _OrderIds:
     def add(self, order_id: str, seen: SeenOrder) -> None:
         self._table[pair_key(self.account_id, order_id)] = dump_seen(seen)
 
-    def reject_without_account(self, order_id: str, seen: SeenOrder, outputs: list[Output]) -> None:
-        """An order for an account that does not exist has no document to keep its answer in
-        (its applied offset and its outbox); its order id row keeps them instead, so a replay
-        after the account is registered cannot answer differently."""
-        self._table[pair_key(self.account_id, order_id)] = [
+    def reject_without_account(self, row: str, seen: SeenOrder, outputs: list[Output]) -> None:
+        """An order (or a command) for an account that does not exist has no document to keep
+        its answer in (its applied offset and its outbox); a row of its own keeps them instead
+        (the order id's, or the command's position), so a replay after the account is
+        registered cannot answer differently."""
+        self._table[pair_key(self.account_id, row)] = [
             *dump_seen(seen),
             [output.dump() for output in outputs],
         ]
 
-    def rejected_without_account(self, order_id: str, offset: int) -> list[Output] | None:
-        document = self._table.get(pair_key(self.account_id, order_id))
+    def rejected_without_account(self, row: str, offset: int) -> list[Output] | None:
+        document = self._table.get(pair_key(self.account_id, row))
         if document is None or len(document) < 3 or load_seen(document).offset != offset:
             return None
         return [Output.load(item) for item in document[2]]

@@ -322,3 +322,19 @@ async def test_a_trailing_stop_keeps_its_trail_in_the_stored_account(worker: Wor
     statuses = [e["status"] for e in restarted.topics["order-events"].values()]
     assert statuses[-2:] == ["triggered", "filled"]
     assert restarted.topics["fills"].values()[-1]["price"] == "96"
+
+
+async def test_a_cancel_refused_before_its_account_existed_is_refused_alike_on_replay(
+    worker: Worker,
+) -> None:
+    cancel = {"action": "cancel", "order_id": "z1", "account_id": "zed"}
+    record = worker.inputs.record("orders", "zed", cancel)
+    await worker.apply(record)
+    await worker.checkpoint.commit([], lambda: None)  # delivered; then the crash
+    (refusal,) = worker.topics["order-events"].values()
+    assert (refusal["status"], refusal["reason"]) == ("cancel_rejected", "UNKNOWN_ACCOUNT")
+    restarted = worker.restarted()
+    zed = {"account_id": "zed", "starting_balance": "1000"}
+    await restarted.handle(restarted.inputs.record("accounts", "zed", zed))
+    await restarted.handle(record)
+    assert restarted.topics["order-events"].values() == [refusal]  # not UNKNOWN_ORDER
