@@ -8,7 +8,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import TypeVar
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, RootModel, ValidationError
 
 from fillstream.wire.outbound import DeadLetterMessage
 
@@ -40,14 +40,16 @@ def decode(model: type[Model], raw: bytes | None) -> Model:
     try:
         return model.model_validate(payload)
     except ValidationError as error:
-        raise BadMessage(_describe(error)) from None
+        # A union of shapes (the orders topic's) puts the shape's tag first in every location.
+        tagged = issubclass(model, RootModel)
+        raise BadMessage(_describe(error, tagged)) from None
 
 
-def _describe(error: ValidationError) -> str:
-    problems = [
-        f"{'.'.join(str(part) for part in item['loc']) or 'value'}: {item['msg']}"
-        for item in error.errors(include_url=False)
-    ]
+def _describe(error: ValidationError, tagged: bool = False) -> str:
+    problems = []
+    for item in error.errors(include_url=False):
+        loc = item["loc"][1:] if tagged else item["loc"]
+        problems.append(f"{'.'.join(str(part) for part in loc) or 'value'}: {item['msg']}")
     return "schema: " + "; ".join(problems)
 
 

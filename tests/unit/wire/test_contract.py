@@ -7,7 +7,7 @@ import pytest
 
 from fillstream.wire.codec import BadMessage, decode
 from fillstream.wire.export import schema_documents
-from fillstream.wire.inbound import OrderMessage
+from fillstream.wire.inbound import OrderCommand, OrderMessage
 
 SCHEMA_DIR = Path(__file__).resolve().parents[3] / "docs" / "schemas"
 
@@ -50,3 +50,17 @@ def test_timestamps_are_normalised_to_utc_and_emitted_with_z() -> None:
     )
     order = decode(OrderMessage, raw)
     assert order.model_dump(mode="json")["ts"] == "2026-05-01T12:30:00.000Z"
+
+
+def test_order_commands_name_the_field_at_fault_without_the_shapes_tag() -> None:
+    typo = (b'{"order_id": "a", "account_id": "b", "symbol": "X", "side": "buy",'
+            b' "type": "market", "quantity": "1", "limit_prise": "1"}')  # fmt: skip
+    for raw, error in [
+        (typo, "schema: limit_prise: Extra inputs are not permitted"),
+        (b'{"action": "cancel", "order_id": "a"}', "schema: account_id: Field required"),
+        (b'{"action": "replace", "order_id": "a", "account_id": "b"}', "schema: value: Value "
+         "error, a replace needs a new quantity, limit_price or trigger_price"),
+    ]:  # fmt: skip
+        with pytest.raises(BadMessage) as raised:
+            decode(OrderCommand, raw)
+        assert str(raised.value) == error
