@@ -30,10 +30,8 @@ from fillstream.wire import topics as contract
 from fillstream.wire.codec import decode
 from fillstream.wire.inbound import (
     AccountMessage,
-    CancelMessage,
     OrderCommand,
     OrderMessage,
-    ReplaceMessage,
     to_command,
     to_order,
 )
@@ -115,67 +113,48 @@ class Execution:
         self._checkpoint.publish(state.owed(stored))
 
     def _on_order(self, record: Input, state: PartitionState) -> None:
+        """A new order, or a cancel or replace of an open one."""
         message = decode(OrderCommand, record.value).root
         require_key(record, message.account_id, "account_id")
-        if not isinstance(message, OrderMessage):
-            self._on_command(record, state, message)
-            return
-        order = to_order(message)
         stored = state.stored(message.account_id)
         if stored is not None:
             self._owed(state, stored)
             if stored.has_applied(record.progress_key, record.offset):
                 return
         order_ids = _OrderIds(self._tables.order_ids, message.account_id)
-        rejected = order_ids.rejected_without_account(order.order_id, record.offset)
-        if rejected is not None:
-            # This very message was rejected before its account existed: the same answer.
-            self._checkpoint.publish(rejected)
-            return
-        account = stored.account if stored is not None else None
-        watched_before = watched_symbols(account)
-        now = event_time(record, message.ts, self._max_clock_skew)
-        events = engine.submit_order(
-            account,
-            order,
-            state.market(),
-            order_ids=order_ids,
-            now=now,
-            offset=record.offset,
-            duplicate_window=self._duplicate_window,
-            session=self._session,
+        # Without an account, an order's answer is kept in its order id's row, and a command's
+        # in a row named after where it was read (not after the order it names).
+        new = isinstance(message, OrderMessage)
+        row = (
+            message.order_id
+            if new
+            else f"{ENGINE_ID_PREFIX}command@{record.progress_key}:{record.offset}"
         )
-        outputs = self._publisher.outputs(events)
-        if stored is not None:
-            state.save(stored, watched_before, {record.progress_key: record.offset}, outputs)
-        else:
-            order_ids.reject_without_account(order.order_id, SeenOrder(now, record.offset), outputs)
-        self._checkpoint.publish(outputs)
-
-    def _on_command(
-        self, record: Input, state: PartitionState, message: CancelMessage | ReplaceMessage
-    ) -> None:
-        """A cancel or a replace of an open order."""
-        command = to_command(message)
-        stored = state.stored(message.account_id)
-        if stored is not None:
-            self._owed(state, stored)
-            if stored.has_applied(record.progress_key, record.offset):
-                return
-        order_ids = _OrderIds(self._tables.order_ids, message.account_id)
-        # A command's answer is kept by where the command was read, not by the order it names.
-        row = f"{ENGINE_ID_PREFIX}command@{record.progress_key}:{record.offset}"
         rejected = order_ids.rejected_without_account(row, record.offset)
         if rejected is not None:
+            # This very message was answered before its account existed: the same answer.
             self._checkpoint.publish(rejected)
             return
         account = stored.account if stored is not None else None
         watched_before = watched_symbols(account)
         now = event_time(record, message.ts, self._max_clock_skew)
-        if isinstance(command, Cancel):
-            events = engine.cancel(account, command, order_ids, now)
+        if isinstance(message, OrderMessage):
+            events = engine.submit_order(
+                account,
+                to_order(message),
+                state.market(),
+                order_ids=order_ids,
+                now=now,
+                offset=record.offset,
+                duplicate_window=self._duplicate_window,
+                session=self._session,
+            )
         else:
-            events = engine.replace_order(account, command, state.market(), order_ids, now)
+            command = to_command(message)
+            if isinstance(command, Cancel):
+                events = engine.cancel(account, command, order_ids, now)
+            else:
+                events = engine.replace_order(account, command, state.market(), order_ids, now)
         outputs = self._publisher.outputs(events)
         if stored is not None:
             state.save(stored, watched_before, {record.progress_key: record.offset}, outputs)

@@ -196,25 +196,7 @@ class Trading(RuleBasedStateMachine):
             reduce_only=flags == "reduce_only",
             **(self._bracket(symbol, side, outcome) if flags == "bracket" else {}),
         )
-        growth = buying_power.growth(self.account, order)
-        events = engine.submit_order(
-            self.account,
-            order,
-            self.market,
-            order_ids=self.order_ids,
-            now=self._step(),
-            offset=self.sequence,
-            duplicate_window=timedelta(hours=1),
-        )
-        self._absorb(events)
-        statuses = [e.status for e in events if isinstance(e, OrderEvent)]
-        if statuses[0] is OrderStatus.REJECTED:
-            return
-        if growth and not self.account.halted:
-            committed = buying_power.commitment(self.account, self._marks())
-            assert not committed.exceeded, (order, committed)
-            if order.outcome is not None and side is Side.BUY:
-                assert committed.free_cash >= 0, (order, committed)
+        self._submit(order)
 
     @rule(
         symbol=st.sampled_from(["BTC", "ETH", "PRES"]),
@@ -262,21 +244,7 @@ class Trading(RuleBasedStateMachine):
             limit_offset=D("0.01") if kind is OrderType.TRAILING_STOP_LIMIT else None,
             reduce_only=reduce_only,
         )
-        growth = buying_power.growth(self.account, order)
-        events = engine.submit_order(
-            self.account,
-            order,
-            self.market,
-            order_ids=self.order_ids,
-            now=self._step(),
-            offset=self.sequence,
-            duplicate_window=timedelta(hours=1),
-        )
-        self._absorb(events)
-        statuses = [e.status for e in events if isinstance(e, OrderEvent)]
-        if statuses[0] is not OrderStatus.REJECTED and growth and not self.account.halted:
-            committed = buying_power.commitment(self.account, self._marks())
-            assert not committed.exceeded, (order, committed)
+        self._submit(order)
 
     def _bracket(self, symbol: str, side: Side, outcome: Outcome) -> dict[str, D]:
         reference = self.prices[symbol]
@@ -289,6 +257,27 @@ class Trading(RuleBasedStateMachine):
         if side is Side.BUY:
             return {"take_profit_price": up, "stop_loss_price": down}
         return {"take_profit_price": down, "stop_loss_price": up}
+
+    def _submit(self, order: Order) -> None:
+        """Submit, then check buying power if it was accepted and grows its position."""
+        growth = buying_power.growth(self.account, order)
+        events = engine.submit_order(
+            self.account,
+            order,
+            self.market,
+            order_ids=self.order_ids,
+            now=self._step(),
+            offset=self.sequence,
+            duplicate_window=timedelta(hours=1),
+        )
+        self._absorb(events)
+        statuses = [e.status for e in events if isinstance(e, OrderEvent)]
+        if statuses[0] is OrderStatus.REJECTED or not growth or self.account.halted:
+            return
+        committed = buying_power.commitment(self.account, self._marks())
+        assert not committed.exceeded, (order, committed)
+        if order.outcome is not None and order.side is Side.BUY:
+            assert committed.free_cash >= 0, (order, committed)
 
     def _limit(self, symbol: str, limit: D) -> D:
         instrument = self.instruments[symbol]
