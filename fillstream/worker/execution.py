@@ -124,10 +124,9 @@ class Execution:
         order_ids = _OrderIds(self._tables.order_ids, message.account_id)
         # Without an account, an order's answer is kept in its order id's row, and a command's
         # in a row named after where it was read (not after the order it names).
-        new = isinstance(message, OrderMessage)
         row = (
             message.order_id
-            if new
+            if isinstance(message, OrderMessage)
             else f"{ENGINE_ID_PREFIX}command@{record.progress_key}:{record.offset}"
         )
         rejected = order_ids.rejected_without_account(row, record.offset)

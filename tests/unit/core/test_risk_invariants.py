@@ -21,7 +21,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from fillstream.core import buying_power, engine, ledger, triggers
+from fillstream.core import buying_power, engine, ledger, pricing, triggers
 from fillstream.core.events import TERMINAL, Event, Fill, OrderEvent, OrderStatus
 from fillstream.core.model import (
     EXACT,
@@ -173,9 +173,7 @@ class Trading(RuleBasedStateMachine):
         prediction = instrument.kind is Kind.PREDICTION
         limit = None
         if limit_move is not None:
-            reference = self.prices[symbol]
-            if prediction and outcome is Outcome.NO:
-                reference = ONE - reference
+            reference = self._reference(symbol, outcome)
             limit = self._limit(symbol, reference * (ONE + D(limit_move)))
         if limit is None and tif in ("gtd", "day"):
             tif = "gtc"
@@ -222,9 +220,7 @@ class Trading(RuleBasedStateMachine):
         """Stops, if-touched and trailing orders: no way around buying power either, placed
         or triggered."""
         prediction = self.instruments[symbol].kind is Kind.PREDICTION
-        reference = self.prices[symbol]
-        if prediction and outcome is Outcome.NO:
-            reference = ONE - reference
+        reference = self._reference(symbol, outcome)
         # Stops wait beyond the market in the side's direction, if-touched orders before it.
         up = (side is Side.BUY) == (kind in triggers.STOPS)
         trigger = self._limit(symbol, reference * (ONE + D(away) if up else ONE - D(away)))
@@ -246,10 +242,14 @@ class Trading(RuleBasedStateMachine):
         )
         self._submit(order)
 
+    def _reference(self, symbol: str, outcome: Outcome) -> D:
+        """The price of what an order on ``symbol`` buys (``outcome`` counts for predictions)."""
+        instrument = self.instruments[symbol]
+        chosen = outcome if instrument.kind is Kind.PREDICTION else None
+        return pricing.outcome_price(instrument, self.prices[symbol], chosen)
+
     def _bracket(self, symbol: str, side: Side, outcome: Outcome) -> dict[str, D]:
-        reference = self.prices[symbol]
-        if self.instruments[symbol].kind is Kind.PREDICTION and outcome is Outcome.NO:
-            reference = ONE - reference
+        reference = self._reference(symbol, outcome)
         up, down = (
             self._limit(symbol, reference * D("1.05")),
             self._limit(symbol, reference * D("0.95")),
