@@ -28,6 +28,7 @@ from fillstream.core.model import (
     HUNDRED,
     MAX_PRICE,
     MAX_QUANTITY,
+    NOTHING_FILLED,
     PLACES,
     ZERO,
     Account,
@@ -40,6 +41,8 @@ from fillstream.core.model import (
     Order,
     OrderIds,
     OrderType,
+    Progress,
+    Quote,
     Reason,
     Replace,
     RestingOrder,
@@ -54,12 +57,18 @@ from fillstream.core.model import (
 )
 
 
+def _unquoted(symbol: str) -> Quote | None:
+    return None
+
+
 @dataclass(frozen=True)
 class Market:
-    """What the rules may know of the market: instruments and last trade prices, by symbol."""
+    """What the rules may know of the market, by symbol: instruments, last trade prices, and
+    what the latest tick quoted beside its price (`Quote`), if anything."""
 
     instrument: Callable[[str], Instrument | None]
     last_price: Callable[[str], Decimal | None]
+    quote: Callable[[str], Quote | None] = _unquoted
 
 
 UTC_DAYS = Session()
@@ -114,19 +123,50 @@ def submit_order(
     with localcontext(EXACT):
         expired = expire(account, now) if account is not None else []
         try:
-            return expired + _execute(
+            events = _execute(
                 account, order, market, order_ids, now, offset, duplicate_window, session
             )
         except Rejected as rejection:
-            rejected = OrderEvent(
+            rejected = _order_event(
                 order.order_id,
                 order.account_id,
                 OrderStatus.REJECTED,
                 now,
+                NOTHING_FILLED,
+                ZERO,
                 rejection.reason,
                 rejection.detail,
             )
             return [*expired, rejected]
+        assert account is not None  # else rejected
+        return expired + events + _end_unprotected_entries(account, now)
+
+
+def _order_event(
+    order_id: str,
+    account_id: str,
+    status: OrderStatus,
+    now: datetime,
+    progress: Progress,
+    leaves: Decimal,
+    reason: Reason | None = None,
+    detail: str | None = None,
+) -> OrderEvent:
+    return OrderEvent(order_id, account_id, status, now, reason, detail, progress.filled, leaves,
+                      progress.avg_price)  # fmt: skip
+
+
+def _ended(
+    account: Account,
+    resting: RestingOrder,
+    status: OrderStatus,
+    now: datetime,
+    reason: Reason | None = None,
+    detail: str | None = None,
+) -> OrderEvent:
+    """An open order's end (cancelled, expired): what had filled of it, and nothing left open."""
+    return _order_event(resting.order.order_id, account.account_id, status, now,
+                        resting.progress, ZERO, reason, detail)  # fmt: skip
 
 
 def _execute(
@@ -163,7 +203,8 @@ def _execute(
         if other is None or other.order.oco_with is not None:
             detail = f"oco_with {order.oco_with!r} is not an open order without a link"
             raise Rejected(Reason.INVALID_ORDER, detail)
-    accepted = OrderEvent(order.order_id, account.account_id, OrderStatus.ACCEPTED, now)
+    accepted = _order_event(order.order_id, account.account_id, OrderStatus.ACCEPTED, now,
+                            NOTHING_FILLED, order.quantity)  # fmt: skip
     events = [accepted, *_place(account, order, instrument, market, now)]
     if order.oco_with is not None and order.oco_with in account.resting:
         other = account.resting[order.oco_with]
@@ -173,47 +214,108 @@ def _execute(
 
 
 def _place(
-    account: Account, order: Order, instrument: Instrument, market: Market, now: datetime
+    account: Account,
+    order: Order,
+    instrument: Instrument,
+    market: Market,
+    now: datetime,
+    progress: Progress = NOTHING_FILLED,
 ) -> list[Event]:
-    """Fill the order at once if it is marketable, else rest it (or cancel it: IOC, FOK), after
-    the risk checks; what an accepted order, or a replaced one, goes through."""
+    """Take what the order can on arrival and rest the rest (or cancel it: IOC, FOK), after the
+    risk checks; what an accepted order, a replaced one and a triggered one go through.
+    ``progress`` is what had filled of it before (a replaced order keeps it)."""
     last = market.last_price(order.symbol)
     if last is None or not pricing.valid_reference(instrument, last):
         raise Rejected(Reason.NO_MARKET_DATA, f"no usable tick yet for {order.symbol!r}")
-
-    reference = pricing.outcome_price(instrument, last, order.outcome)
+    quoted = pricing.touch(instrument, market.quote(order.symbol), order.side, order.outcome)
+    reference = quoted.price if quoted else pricing.outcome_price(instrument, last, order.outcome)
     if triggers.waits(order):
-        return _wait(account, triggers.trailed(order, reference, instrument), instrument, market,
-                     reference)  # fmt: skip
-    limit = order.limit_price  # set exactly when the order is a limit (checked above)
-    immediate = limit is None or pricing.marketable(order.side, reference, limit)
-    if limit is None:
-        price = pricing.taker_price(instrument, reference, order.side)
-    elif immediate:
-        price = pricing.limit_taker_price(instrument, reference, order.side, limit)
-    else:
-        price = limit
-    fee_bps = instrument.taker_fee_bps if immediate else instrument.maker_fee_bps
-    if order.post_only and immediate:
+        order = triggers.trailed(order, reference, instrument)
+        return _wait(account, order, instrument, market, reference, progress)
+    takes, rest = _plan(order, instrument, reference, quoted)
+    if order.post_only and takes:
         raise Rejected(
-            Reason.POST_ONLY_WOULD_TAKE, f"post_only limit {limit} is marketable at {reference}"
+            Reason.POST_ONLY_WOULD_TAKE,
+            f"post_only limit {order.limit_price} is marketable at {reference}",
         )
-    fee = pricing.trade_fee(order.quantity, price, order.side, fee_bps) if immediate else None
-    _check_risk(account, order, instrument, market, price, fee, fee_bps)
-    if fee is None:
-        if order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
-            # Checked as if it rested, as the same order good till cancelled would be.
-            detail = f"{order.time_in_force.value}: not marketable on arrival"
-            return [OrderEvent(order.order_id, account.account_id, OrderStatus.CANCELLED, now,
-                               detail=detail)]  # fmt: skip
-        account.resting[order.order_id] = RestingOrder(order, fee_bps)
-        return []
-    events = _fill(account, market, order, price, fee, Liquidity.TAKER, now)
-    return events + _mark(account, market, now)
+    short = ""
+    if order.time_in_force is TimeInForce.FOK and rest and takes:
+        short = f"only {order.quantity - rest} of {order.quantity} available"
+        takes, rest = [], order.quantity
+    fees = [pricing.trade_fee(q, p, order.side, instrument.taker_fee_bps) for q, p in takes]
+    # What IOC and FOK would leave is checked as if it rested, as the same order GTC would be.
+    _check_risk(account, order, instrument, market, _Plan(takes, fees, rest,
+                instrument.maker_fee_bps), progress)  # fmt: skip
+    events: list[Event] = []
+    leaves = order.quantity
+    for (quantity, price), fee in zip(takes, fees, strict=True):
+        leaves -= quantity
+        progress = progress.add(quantity, price)
+        events += _fill(account, market, order, quantity, price, fee, Liquidity.TAKER, now,
+                        progress, leaves)  # fmt: skip
+    if leaves and order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
+        what = f"{leaves} not filled" if takes else short or "not marketable"
+        detail = f"{order.time_in_force.value}: {what} on arrival"
+        events.append(_order_event(order.order_id, account.account_id, OrderStatus.CANCELLED,
+                                   now, progress, ZERO, detail=detail))  # fmt: skip
+    elif leaves:
+        account.resting[order.order_id] = RestingOrder(
+            replace(order, quantity=leaves), instrument.maker_fee_bps, progress
+        )
+    return events + _mark(account, market, now) if takes else events
+
+
+def _plan(
+    order: Order, instrument: Instrument, reference: Decimal, quoted: pricing.Touch | None
+) -> tuple[list[tuple[Decimal, Decimal]], Decimal]:
+    """What an arriving order takes, as (quantity, price) parts, and the quantity left to rest.
+
+    Against a quote with a size, what is quoted fills at the quoted price; beyond it a market
+    order fills at that price moved by the slippage, and a limit rests the rest at its limit.
+    Without a size (or a quote), all of it fills at the reference moved by the slippage (never
+    past a limit), as in the last-price model."""
+    limit = order.limit_price
+    if limit is not None and not pricing.marketable(order.side, reference, limit):
+        return [], order.quantity
+    if limit is None:
+        slipped = pricing.taker_price(instrument, reference, order.side)
+    else:
+        slipped = pricing.limit_taker_price(instrument, reference, order.side, limit)
+    if quoted is None or quoted.size is None:
+        return [(order.quantity, slipped)], ZERO
+    at_touch = _in_lots(min(order.quantity, quoted.size), instrument)
+    takes = [(at_touch, quoted.price)] if at_touch else []
+    beyond = order.quantity - at_touch
+    if beyond and limit is None:
+        if takes and slipped == quoted.price:
+            return [(order.quantity, slipped)], ZERO
+        return [*takes, (beyond, slipped)], ZERO
+    return takes, beyond
+
+
+def _in_lots(quantity: Decimal, instrument: Instrument) -> Decimal:
+    lot = instrument.lot_size
+    return quantity - quantity % lot if lot else quantity
+
+
+@dataclass(frozen=True)
+class _Plan:
+    """An order as placing it would leave it: the parts that fill now (with their fees), and
+    the quantity that rests, at ``rest_fee_bps``."""
+
+    takes: list[tuple[Decimal, Decimal]]
+    fees: list[Decimal]
+    rest: Decimal
+    rest_fee_bps: Decimal
 
 
 def _wait(
-    account: Account, order: Order, instrument: Instrument, market: Market, reference: Decimal
+    account: Account,
+    order: Order,
+    instrument: Instrument,
+    market: Market,
+    reference: Decimal,
+    progress: Progress,
 ) -> list[Event]:
     """Rest a stop or if-touched order until its trigger, after the same checks as a resting
     limit: reserved at its trigger (`triggers.reservation_price`) with the taker fee, since it
@@ -225,9 +327,9 @@ def _wait(
             f"trigger_price {order.trigger_price} is already reached at {reference}",
         )
     fee_bps = instrument.taker_fee_bps
-    price = triggers.reservation_price(order)
-    _check_risk(account, order, instrument, market, price, None, fee_bps)
-    account.resting[order.order_id] = RestingOrder(order, fee_bps)
+    _check_risk(account, order, instrument, market, _Plan([], [], order.quantity, fee_bps),
+                progress)  # fmt: skip
+    account.resting[order.order_id] = RestingOrder(order, fee_bps, progress)
     return []
 
 
@@ -236,12 +338,11 @@ def _check_risk(
     order: Order,
     instrument: Instrument,
     market: Market,
-    price: Decimal,
-    fee: Decimal | None,
-    fee_bps: Decimal,
+    plan: _Plan,
+    progress: Progress,
 ) -> None:
-    """What every placed order passes, filling now (with its taker ``fee``) or resting: shares
-    on offer, reduce-only, and buying power for the part that grows its position."""
+    """What every placed order passes, filling now or resting: shares on offer, reduce-only,
+    and buying power for the part that grows its position."""
     if instrument.kind is Kind.PREDICTION and order.side is Side.SELL:
         _check_position_on_offer(account, order)
     growth = buying_power.growth(account, order)
@@ -251,7 +352,7 @@ def _check_risk(
             f"reduce_only order would grow the position by {growth}",
         )
     if growth:
-        _check_buying_power(account, order, market, price, fee, fee_bps, growth)
+        _check_buying_power(account, order, market, plan, progress, growth)
 
 
 def cancel(
@@ -265,10 +366,10 @@ def cancel(
         except Rejected as rejection:
             return [*expired, _refused(command, OrderStatus.CANCEL_REJECTED, rejection, now)]
         assert account is not None
-        del account.resting[command.order_id]
-        cancelled = OrderEvent(command.order_id, account.account_id, OrderStatus.CANCELLED,
-                               now, detail="cancelled by the trader")  # fmt: skip
-        return [*expired, cancelled]
+        resting = account.resting.pop(command.order_id)
+        cancelled = _ended(account, resting, OrderStatus.CANCELLED, now,
+                           detail="cancelled by the trader")  # fmt: skip
+        return [*expired, cancelled, *_end_unprotected_entries(account, now)]
 
 
 def replace_order(
@@ -286,10 +387,20 @@ def replace_order(
         try:
             resting = _open_order(account, command.order_id, command.account_id, order_ids)
             assert account is not None
-            old = resting.order
+            old, progress = resting.order, resting.progress
+            quantity = old.quantity
+            if command.quantity is not None:
+                # The new quantity is the order's whole, as at a venue: what filled stays filled.
+                quantity = command.quantity - progress.filled
+                if quantity <= 0:
+                    raise Rejected(
+                        Reason.INVALID_ORDER,
+                        f"quantity {command.quantity} is not above the {progress.filled} "
+                        "already filled",
+                    )
             new = replace(
                 old,
-                quantity=command.quantity if command.quantity is not None else old.quantity,
+                quantity=quantity,
                 limit_price=(
                     command.limit_price if command.limit_price is not None else old.limit_price
                 ),
@@ -304,7 +415,7 @@ def replace_order(
             _check_well_formed(new, instrument)
             trial = copy_account(account)
             del trial.resting[new.order_id]
-            placed = _place(trial, new, instrument, market, now)
+            placed = _place(trial, new, instrument, market, now, progress)
         except Rejected as rejection:
             return [*expired, _refused(command, OrderStatus.REPLACE_REJECTED, rejection, now)]
         for name in ("cash", "peak_equity", "halted", "fills", "positions", "resting"):
@@ -312,15 +423,16 @@ def replace_order(
         changes = [
             f"{name} {before} -> {after}"
             for name, before, after in (
-                ("quantity", old.quantity, new.quantity),
+                ("quantity", old.quantity + progress.filled, new.quantity + progress.filled),
                 ("limit_price", old.limit_price, new.limit_price),
                 ("trigger_price", old.trigger_price, new.trigger_price),
             )
             if before != after
         ]
-        replaced = OrderEvent(new.order_id, account.account_id, OrderStatus.REPLACED, now,
-                              detail=", ".join(changes) or "unchanged")  # fmt: skip
-        return [*expired, replaced, *placed]
+        detail = ", ".join(changes) or "unchanged"
+        replaced = _order_event(new.order_id, account.account_id, OrderStatus.REPLACED, now,
+                                progress, new.quantity, detail=detail)  # fmt: skip
+        return [*expired, replaced, *placed, *_end_unprotected_entries(account, now)]
 
 
 def expire(account: Account, now: datetime) -> list[Event]:
@@ -332,8 +444,8 @@ def expire(account: Account, now: datetime) -> list[Event]:
         expire_at = resting.order.expire_at
         if expire_at is not None and expire_at <= now:
             del account.resting[order_id]
-            events.append(OrderEvent(order_id, account.account_id, OrderStatus.EXPIRED, now,
-                                     detail=f"expired at {expire_at.isoformat()}"))  # fmt: skip
+            events.append(_ended(account, resting, OrderStatus.EXPIRED, now,
+                                 detail=f"expired at {expire_at.isoformat()}"))  # fmt: skip
     return events
 
 
@@ -441,35 +553,40 @@ def _check_buying_power(
     account: Account,
     order: Order,
     market: Market,
-    price: Decimal,
-    fee: Decimal | None,
-    fee_bps: Decimal,
+    plan: _Plan,
+    progress: Progress,
     growth: Decimal,
 ) -> None:
-    """The order as if accepted (filled now when it has a taker ``fee``, with a bracket's exits
-    resting after it; else resting), then the account-wide model on the result."""
+    """The order as if placed (its parts filled now, with a bracket's exits resting after them,
+    and the rest resting), then the account-wide model on the result."""
     marks = marks_of(account, market)
     equity = ledger.equity(account, marks)
     largest = account.limits.max_order_pct / HUNDRED * equity
-    if growth * price > largest:
+    prices = [price for _, price in plan.takes]
+    if plan.rest:
+        prices.append(triggers.reservation_price(order))
+    if growth * max(prices) > largest:
         raise Rejected(
             Reason.RISK_LIMIT,
-            f"notional {growth * price} that the order adds exceeds "
+            f"notional {growth * max(prices)} that the order adds exceeds "
             f"{account.limits.max_order_pct}% of equity {equity}",
         )
     after = copy_account(account)
-    if fee is not None:
-        ledger.apply_trade(
-            after, position_key(order.symbol, order.outcome), order.side, order.quantity, price, fee
-        )
+    key = position_key(order.symbol, order.outcome)
+    filled = progress.filled
+    for (quantity, price), fee in zip(plan.takes, plan.fees, strict=True):
+        ledger.apply_trade(after, key, order.side, quantity, price, fee)
+        filled += quantity
+    if plan.takes:
         instrument = market.instrument(order.symbol)
         assert instrument is not None
-        for exit_order in _exits(order):
+        for exit_order in _exits(order, filled):
             after.resting[exit_order.order_id] = RestingOrder(
                 exit_order, _exit_fee_bps(exit_order, instrument)
             )
-    else:
-        after.resting[order.order_id] = RestingOrder(order, fee_bps)
+    if plan.rest:
+        rest = replace(order, quantity=plan.rest)
+        after.resting[order.order_id] = RestingOrder(rest, plan.rest_fee_bps)
     committed = buying_power.commitment(after, marks_of(after, market))
     if committed.exceeded:
         raise Rejected(
@@ -517,15 +634,20 @@ def _fill(
     account: Account,
     market: Market,
     order: Order,
+    quantity: Decimal,
     price: Decimal,
     fee: Decimal,
     liquidity: Liquidity,
     now: datetime,
+    progress: Progress,
+    leaves: Decimal,
     *,
     liquidation: bool = False,
 ) -> list[Event]:
+    """Book one fill of ``order`` (``progress`` and ``leaves``: the order after it), then what
+    follows from it: its OCO partner, the position's reduce-only orders, a bracket's exits."""
     key = position_key(order.symbol, order.outcome)
-    realized = ledger.apply_trade(account, key, order.side, order.quantity, price, fee)
+    realized = ledger.apply_trade(account, key, order.side, quantity, price, fee)
     account.fills += 1
     position = account.positions.get(key)
     fill = Fill(
@@ -535,7 +657,7 @@ def _fill(
         symbol=order.symbol,
         side=order.side,
         outcome=order.outcome,
-        quantity=order.quantity,
+        quantity=quantity,
         price=price,
         fee=fee,
         liquidity=liquidity,
@@ -547,33 +669,60 @@ def _fill(
         equity_after=_money(ledger.equity(account, marks_of(account, market))),
         realized_pnl=realized,
     )
-    filled = OrderEvent(order.order_id, account.account_id, OrderStatus.FILLED, now)
-    events: list[Event] = [fill, filled]
-    if order.oco_with is not None and order.oco_with in account.resting:
-        del account.resting[order.oco_with]
-        events.append(OrderEvent(order.oco_with, account.account_id, OrderStatus.CANCELLED, now,
-                                 detail=f"oco: {order.order_id} filled"))  # fmt: skip
+    status = OrderStatus.PARTIALLY_FILLED if leaves else OrderStatus.FILLED
+    events: list[Event] = [
+        fill,
+        _order_event(order.order_id, account.account_id, status, now, progress, leaves),
+    ]
+    events += _one_cancels_other(account, order, quantity, leaves, now)
     events += _fit_reduce_only(account, market, key, now)
     if order.take_profit_price is not None or order.stop_loss_price is not None:
-        events += _bracket(account, market, order, now)
+        events += _bracket(account, market, order, quantity, progress.filled, now)
     return events
 
 
-def _exits(entry: Order) -> list[Order]:
-    """A bracket entry's exits, stop-loss first."""
+def _one_cancels_other(
+    account: Account, order: Order, quantity: Decimal, leaves: Decimal, now: datetime
+) -> list[Event]:
+    """A fill of one of an OCO pair ends the other, but a partial fill of one of a reduce-only
+    pair (a bracket's exits) only shrinks the other by as much: both close the same position,
+    and what is left of it stays protected."""
+    other = account.resting.get(order.oco_with) if order.oco_with else None
+    if other is None:
+        return []
+    other_id = other.order.order_id
+    remaining = other.order.quantity - quantity
+    if leaves and order.reduce_only and other.order.reduce_only and remaining > 0:
+        account.resting[other_id] = replace(other, order=replace(other.order, quantity=remaining))
+        detail = f"oco: open quantity {other.order.quantity} -> {remaining}, " \
+            f"{order.order_id} partially filled"  # fmt: skip
+        return [_order_event(other_id, account.account_id, OrderStatus.REPLACED, now,
+                             other.progress, remaining, detail=detail)]  # fmt: skip
+    del account.resting[other_id]
+    filled = "partially filled" if leaves else "filled"
+    return [_ended(account, other, OrderStatus.CANCELLED, now,
+                   detail=f"oco: {order.order_id} {filled}")]  # fmt: skip
+
+
+def _exits(entry: Order, quantity: Decimal) -> list[Order]:
+    """A bracket entry's exits for ``quantity`` of it, stop-loss first."""
     side = Side.SELL if entry.side is Side.BUY else Side.BUY
-    stop_id, profit_id = f"~sl-{entry.order_id}", f"~tp-{entry.order_id}"
+    stop_id, profit_id = _exit_ids(entry.order_id)
     both = entry.take_profit_price is not None and entry.stop_loss_price is not None
     exits = []
     if entry.stop_loss_price is not None:
         exits.append(Order(stop_id, entry.account_id, entry.symbol, side, OrderType.STOP_MARKET,
-                           entry.quantity, entry.outcome, trigger_price=entry.stop_loss_price,
+                           quantity, entry.outcome, trigger_price=entry.stop_loss_price,
                            reduce_only=True, oco_with=profit_id if both else None))  # fmt: skip
     if entry.take_profit_price is not None:
         exits.append(Order(profit_id, entry.account_id, entry.symbol, side, OrderType.LIMIT,
-                           entry.quantity, entry.outcome, limit_price=entry.take_profit_price,
+                           quantity, entry.outcome, limit_price=entry.take_profit_price,
                            reduce_only=True, oco_with=stop_id if both else None))  # fmt: skip
     return exits
+
+
+def _exit_ids(entry_id: str) -> tuple[str, str]:
+    return f"{ENGINE_ID_PREFIX}sl-{entry_id}", f"{ENGINE_ID_PREFIX}tp-{entry_id}"
 
 
 def _exit_fee_bps(exit_order: Order, instrument: Instrument) -> Decimal:
@@ -581,24 +730,68 @@ def _exit_fee_bps(exit_order: Order, instrument: Instrument) -> Decimal:
     return instrument.taker_fee_bps if waits else instrument.maker_fee_bps
 
 
-def _bracket(account: Account, market: Market, entry: Order, now: datetime) -> list[Event]:
-    """The filled entry's exits: a stop-loss first (protection before profit), then a
-    take-profit, reduce-only and linked one-cancels-other. Each is placed as a new order would
-    be, so one that cannot (a stop already reached on a gap) is rejected on its own."""
+def _bracket(
+    account: Account,
+    market: Market,
+    entry: Order,
+    quantity: Decimal,
+    filled: Decimal,
+    now: datetime,
+) -> list[Event]:
+    """A bracket entry filled ``quantity`` (``filled`` in all). Its first fill places the exits
+    for it: a stop-loss first (protection before profit), then a take-profit, reduce-only and
+    linked one-cancels-other, each placed as a new order would be (so one that cannot, a stop
+    already reached on a gap, is rejected on its own). Each later fill grows the exits still
+    open by as much."""
     instrument = market.instrument(entry.symbol)
     assert instrument is not None  # the entry just filled on it
+    detail = f"bracket of {entry.order_id}"
     events: list[Event] = []
-    for exit_order in _exits(entry):
-        detail = f"bracket of {entry.order_id}"
+    if filled != quantity:
+        for exit_id in _exit_ids(entry.order_id):
+            resting = account.resting.get(exit_id)
+            if resting is None:
+                continue
+            grown = resting.order.quantity + quantity
+            account.resting[exit_id] = replace(
+                resting, order=replace(resting.order, quantity=grown)
+            )
+            events.append(_order_event(exit_id, account.account_id, OrderStatus.REPLACED, now,
+                                       resting.progress, grown,
+                                       detail=f"{detail}: open quantity {resting.order.quantity}"
+                                       f" -> {grown}, the entry has filled {filled}"))  # fmt: skip
+        key = position_key(entry.symbol, entry.outcome)
+        return events + _fit_reduce_only(account, market, key, now)
+    for exit_order in _exits(entry, quantity):
         try:
             placed = _place(account, exit_order, instrument, market, now)
         except Rejected as rejection:
-            events.append(OrderEvent(exit_order.order_id, account.account_id,
-                                     OrderStatus.REJECTED, now, rejection.reason,
-                                     f"{detail}: {rejection.detail}"))  # fmt: skip
+            why = f"{detail}: {rejection.detail}"
+            events.append(_order_event(exit_order.order_id, account.account_id,
+                                       OrderStatus.REJECTED, now, NOTHING_FILLED, ZERO,
+                                       rejection.reason, why))  # fmt: skip
             continue
-        events += [OrderEvent(exit_order.order_id, account.account_id, OrderStatus.ACCEPTED,
-                              now, detail=detail), *placed]  # fmt: skip
+        events += [_order_event(exit_order.order_id, account.account_id, OrderStatus.ACCEPTED,
+                                now, NOTHING_FILLED, exit_order.quantity, detail=detail),
+                   *placed]  # fmt: skip
+    return events
+
+
+def _end_unprotected_entries(account: Account, now: datetime) -> list[Event]:
+    """A bracket entry that has filled in part, and whose exits have all ended (one filled, or
+    was cancelled or refused), is cancelled: the rest would fill unprotected, and a bracket is
+    one round trip."""
+    events: list[Event] = []
+    for order_id, resting in list(account.resting.items()):
+        order = resting.order
+        if (
+            (order.take_profit_price is not None or order.stop_loss_price is not None)
+            and resting.progress.filled
+            and not any(exit_id in account.resting for exit_id in _exit_ids(order_id))
+        ):
+            del account.resting[order_id]
+            events.append(_ended(account, resting, OrderStatus.CANCELLED, now,
+                                 detail="bracket: no exit open for the rest"))  # fmt: skip
     return events
 
 
@@ -619,21 +812,22 @@ def _fit_reduce_only(account: Account, market: Market, key: str, now: datetime) 
         shared = fitted.get(order.oco_with, ZERO) if order.oco_with else ZERO
         fits = min(order.quantity, left + shared) if closes else ZERO
         instrument = market.instrument(order.symbol)
-        if fits and instrument is not None and instrument.lot_size:
-            fits -= fits % instrument.lot_size
+        if fits and instrument is not None:
+            fits = _in_lots(fits, instrument)
         left -= max(fits - shared, ZERO)
         fitted[order_id] = fits
         if fits == order.quantity:
             continue
         if not fits:
             del account.resting[order_id]
-            events.append(OrderEvent(order_id, account.account_id, OrderStatus.CANCELLED, now,
-                                     detail="reduce_only: nothing left to close"))  # fmt: skip
+            events.append(_ended(account, resting, OrderStatus.CANCELLED, now,
+                                 detail="reduce_only: nothing left to close"))  # fmt: skip
             continue
         account.resting[order_id] = replace(resting, order=replace(order, quantity=fits))
-        events.append(OrderEvent(order_id, account.account_id, OrderStatus.REPLACED, now,
-                                 detail=f"reduce_only: quantity {order.quantity} -> {fits}, "
-                                 "the position shrank"))  # fmt: skip
+        events.append(_order_event(order_id, account.account_id, OrderStatus.REPLACED, now,
+                                   resting.progress, fits,
+                                   detail=f"reduce_only: open quantity {order.quantity} -> "
+                                   f"{fits}, the position shrank"))  # fmt: skip
     return events
 
 
@@ -643,33 +837,96 @@ def _money(value: Decimal) -> Decimal:
 
 
 def fill_resting(account: Account, symbol: str, market: Market, now: datetime) -> list[Event]:
-    """Fill the account's resting limits on `symbol` that its last price trades at or through
-    (once those whose time has come have expired)."""
+    """What a tick of ``symbol`` does to the account's open orders on it (once those whose time
+    has come have expired): stops and if-touched orders trail and trigger, in arrival order;
+    then resting limits fill, best price first (`_Through`)."""
     instrument = market.instrument(symbol)
     last = market.last_price(symbol)
     events = expire(account, now)
     if instrument is None or last is None or not pricing.valid_reference(instrument, last):
         return events
+    quote = market.quote(symbol)
     with localcontext(EXACT):
-        for order_id in list(account.resting):
+        on_symbol = [i for i, resting in account.resting.items() if resting.order.symbol == symbol]
+        for order_id in on_symbol:
             resting = account.resting.get(order_id)  # a fill may have shrunk or ended it
+            if resting is None or not triggers.waits(resting.order):
+                continue
+            order = resting.order
+            reference = pricing.side_reference(instrument, last, quote, order.side, order.outcome)
+            events += _trigger(account, resting, instrument, market, reference, now)
+        through = _Through(instrument, last, quote)
+        limits = [
+            (index, order_id)
+            for index, order_id in enumerate(on_symbol)
+            if order_id in account.resting and not triggers.waits(account.resting[order_id].order)
+        ]
+        for _, order_id in sorted(limits, key=lambda item: (through.priority(
+                account.resting[item[1]].order), item[0])):  # fmt: skip
+            resting = account.resting.get(order_id)
             if resting is None:
                 continue
             order = resting.order
-            if order.symbol != symbol:
-                continue
-            reference = pricing.outcome_price(instrument, last, order.outcome)
-            if triggers.waits(order):
-                events += _trigger(account, resting, instrument, market, reference, now)
+            quantity = through.take(order)
+            if not quantity:
                 continue
             limit = order.limit_price
             assert limit is not None
-            if not pricing.marketable(order.side, reference, limit):
-                continue
-            del account.resting[order_id]
-            _, fee = buying_power.resting_cost(resting)
-            events += _fill(account, market, order, limit, fee, Liquidity.MAKER, now)
-    return events
+            leaves = order.quantity - quantity
+            progress = resting.progress.add(quantity, limit)
+            if leaves:
+                account.resting[order_id] = RestingOrder(
+                    replace(order, quantity=leaves), resting.fee_bps, progress
+                )
+            else:
+                del account.resting[order_id]
+            fee = pricing.trade_fee(quantity, limit, order.side, resting.fee_bps)
+            events += _fill(account, market, order, quantity, limit, fee, Liquidity.MAKER, now,
+                            progress, leaves)  # fmt: skip
+        return events + _end_unprotected_entries(account, now)
+
+
+class _Through:
+    """What one tick trades or quotes through an account's resting limits.
+
+    A limit fills when the last trade or the quote on the other side (the ask, for a buy) is
+    at or through it, as much as the larger of the sizes that did so: the trade's ``size`` and
+    the size quoted. A size not given is unlimited. On each side of the book the account's
+    limits share it, best price first: what one took, the next cannot."""
+
+    def __init__(self, instrument: Instrument, last: Decimal, quote: Quote | None) -> None:
+        self._instrument = instrument
+        self._last = last
+        self._quote = quote
+        self._taken: dict[bool, Decimal] = {}
+
+    def priority(self, order: Order) -> Decimal:
+        limit = order.limit_price
+        assert limit is not None
+        return -limit if order.side is Side.BUY else limit
+
+    def take(self, order: Order) -> Decimal:
+        """How much of ``order`` fills on this tick."""
+        limit = order.limit_price
+        assert limit is not None
+        side, outcome = order.side, order.outcome
+        sizes: list[Decimal | None] = []
+        traded = pricing.outcome_price(self._instrument, self._last, outcome)
+        if pricing.marketable(side, traded, limit):
+            sizes.append(self._quote.size if self._quote else None)
+        quoted = pricing.touch(self._instrument, self._quote, side, outcome)
+        if quoted is not None and pricing.marketable(side, quoted.price, limit):
+            sizes.append(quoted.size)
+        if not sizes:
+            return ZERO
+        book = pricing.takes_ask(self._instrument, side, outcome)
+        taken = self._taken.get(book, ZERO)
+        known = [size for size in sizes if size is not None]
+        available = None if len(known) < len(sizes) else max(known) - taken
+        quantity = order.quantity if available is None else min(order.quantity, available)
+        quantity = _in_lots(max(quantity, ZERO), self._instrument)
+        self._taken[book] = taken + quantity
+        return quantity
 
 
 def _trigger(
@@ -690,14 +947,16 @@ def _trigger(
         return []
     del account.resting[order.order_id]
     events: list[Event] = [
-        OrderEvent(order.order_id, account.account_id, OrderStatus.TRIGGERED, now,
-                   detail=f"trigger_price {order.trigger_price} reached at {reference}")
+        _order_event(order.order_id, account.account_id, OrderStatus.TRIGGERED, now,
+                     resting.progress, order.quantity,
+                     detail=f"trigger_price {order.trigger_price} reached at {reference}")
     ]  # fmt: skip
     try:
-        return events + _place(account, triggers.triggered(order), instrument, market, now)
+        triggered = triggers.triggered(order)
+        return events + _place(account, triggered, instrument, market, now, resting.progress)
     except Rejected as rejection:
-        return [*events, OrderEvent(order.order_id, account.account_id, OrderStatus.CANCELLED,
-                                    now, rejection.reason, rejection.detail)]  # fmt: skip
+        return [*events, _ended(account, resting, OrderStatus.CANCELLED, now, rejection.reason,
+                                rejection.detail)]  # fmt: skip
 
 
 def marks_of(account: Account, market: Market) -> dict[str, Decimal]:
@@ -740,22 +999,16 @@ def _mark(account: Account, market: Market, now: datetime) -> list[Event]:
         ),
         AccountStatusChanged(account.account_id, "halted", "drawdown_violation", now),
     ]
-    for order_id in list(account.resting):
+    for order_id, resting in list(account.resting.items()):
         del account.resting[order_id]
-        events.append(
-            OrderEvent(
-                order_id,
-                account.account_id,
-                OrderStatus.CANCELLED,
-                now,
-                Reason.ACCOUNT_HALTED,
-                "cancelled by the drawdown halt",
-            )
-        )
+        events.append(_ended(account, resting, OrderStatus.CANCELLED, now,
+                             Reason.ACCOUNT_HALTED, "cancelled by the drawdown halt"))  # fmt: skip
     return events + _liquidate(account, market, now)
 
 
 def _liquidate(account: Account, market: Market, now: datetime) -> list[Event]:
+    """Close every position at once, each taking the quote (or the last price) moved by the
+    slippage, whatever its size."""
     events: list[Event] = []
     for key, position in list(account.positions.items()):
         symbol, outcome = split_position_key(key)
@@ -763,7 +1016,7 @@ def _liquidate(account: Account, market: Market, now: datetime) -> list[Event]:
         last = market.last_price(symbol)
         assert instrument is not None and last is not None, f"held {key} without market data"
         side = Side.SELL if position.quantity > 0 else Side.BUY
-        reference = pricing.outcome_price(instrument, last, outcome)
+        reference = pricing.side_reference(instrument, last, market.quote(symbol), side, outcome)
         price = pricing.taker_price(instrument, reference, side)
         quantity = abs(position.quantity)
         order = Order(
@@ -776,6 +1029,8 @@ def _liquidate(account: Account, market: Market, now: datetime) -> list[Event]:
             outcome=outcome,
         )
         fee = pricing.trade_fee(quantity, price, side, instrument.taker_fee_bps)
-        fill, _ = _fill(account, market, order, price, fee, Liquidity.TAKER, now, liquidation=True)
+        done = NOTHING_FILLED.add(quantity, price)
+        fill, _ = _fill(account, market, order, quantity, price, fee, Liquidity.TAKER, now, done,
+                        ZERO, liquidation=True)  # fmt: skip
         events.append(fill)
     return events

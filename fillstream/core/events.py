@@ -13,6 +13,8 @@ from fillstream.core.model import Liquidity, Outcome, Reason, Side
 class OrderStatus(StrEnum):
     ACCEPTED = "accepted"
     REJECTED = "rejected"
+    PARTIALLY_FILLED = "partially_filled"
+    """Part filled; the rest is still open."""
     FILLED = "filled"
     CANCELLED = "cancelled"
     EXPIRED = "expired"
@@ -59,12 +61,18 @@ class Fill:
 
 @dataclass(frozen=True)
 class OrderEvent:
+    """A change of an order's state, with where it stands after it: what has filled (and its
+    average price) and what is still open. A refused cancel or replace has neither."""
+
     order_id: str
     account_id: str
     status: OrderStatus
     ts: datetime
     reason: Reason | None = None
     detail: str | None = None
+    filled_quantity: Decimal | None = None
+    leaves_quantity: Decimal | None = None
+    avg_price: Decimal | None = None
 
 
 @dataclass(frozen=True)

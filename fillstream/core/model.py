@@ -73,8 +73,7 @@ class TimeInForce(StrEnum):
     IOC = "ioc"
     """Immediate or cancel: what does not fill on arrival is cancelled."""
     FOK = "fok"
-    """Fill or kill: all on arrival or nothing. Fills are whole in the last-price model, so it
-    acts as IOC."""
+    """Fill or kill: all on arrival or nothing (what is quoted must cover it)."""
     GTD = "gtd"
     """Good till ``expire_at``."""
     DAY = "day"
@@ -138,10 +137,16 @@ class Instrument:
 
 
 @dataclass(frozen=True)
-class Tick:
-    symbol: str
-    price: Decimal
-    ts: datetime
+class Quote:
+    """What a tick may say beside its last price: the best bid and ask (YES prices, for a
+    prediction market), the sizes quoted at them, and the size of the last trade. A size left
+    out is unknown, and then the last-price model's unlimited fill applies to it."""
+
+    bid: Decimal | None = None
+    ask: Decimal | None = None
+    bid_size: Decimal | None = None
+    ask_size: Decimal | None = None
+    size: Decimal | None = None
 
 
 @dataclass(frozen=True)
@@ -239,9 +244,36 @@ class Position:
 
 
 @dataclass(frozen=True)
+class Progress:
+    """How much of an order has filled, and for how much (the sum of quantity x price, exact),
+    for its cumulative quantity and average price."""
+
+    filled: Decimal = ZERO
+    value: Decimal = ZERO
+
+    def add(self, quantity: Decimal, price: Decimal) -> Progress:
+        with localcontext(EXACT):
+            return Progress(self.filled + quantity, self.value + quantity * price)
+
+    @property
+    def avg_price(self) -> Decimal | None:
+        if not self.filled:
+            return None
+        with localcontext(EXACT):
+            return rounded(self.value / self.filled)
+
+
+NOTHING_FILLED = Progress()
+
+
+@dataclass(frozen=True)
 class RestingOrder:
+    """An open order. Its ``order.quantity`` is what is still open (the leaves): what
+    reservations, reduce-only fitting and fills work on; ``progress`` is what already filled."""
+
     order: Order
     fee_bps: Decimal
+    progress: Progress = NOTHING_FILLED
 
 
 @dataclass

@@ -3,10 +3,22 @@ never leaves its instrument's open interval: above 0, and below 1 for prediction
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
 
 from fillstream.core import ledger
-from fillstream.core.model import BPS, EXACT, ONE, QUANTUM, Instrument, Kind, Outcome, Side, rounded
+from fillstream.core.model import (
+    BPS,
+    EXACT,
+    ONE,
+    QUANTUM,
+    Instrument,
+    Kind,
+    Outcome,
+    Quote,
+    Side,
+    rounded,
+)
 
 
 def outcome_price(instrument: Instrument, last_price: Decimal, outcome: Outcome | None) -> Decimal:
@@ -14,6 +26,48 @@ def outcome_price(instrument: Instrument, last_price: Decimal, outcome: Outcome 
     if instrument.kind is Kind.PREDICTION and outcome is Outcome.NO:
         return ONE - last_price
     return last_price
+
+
+@dataclass(frozen=True)
+class Touch:
+    """The quote an order would trade against, in the price of what it buys or sells: the ask
+    for a buy, the bid for a sell, and ``size`` quoted there (None: unknown)."""
+
+    price: Decimal
+    size: Decimal | None
+
+
+def touch(
+    instrument: Instrument, quote: Quote | None, side: Side, outcome: Outcome | None
+) -> Touch | None:
+    """A buy takes the ask and a sell the bid. A NO share is the other side of YES: buying NO
+    takes 1 - the YES bid (and its size), selling NO 1 - the YES ask."""
+    if quote is None:
+        return None
+    on_ask = takes_ask(instrument, side, outcome)
+    price, size = (quote.ask, quote.ask_size) if on_ask else (quote.bid, quote.bid_size)
+    if price is None:
+        return None
+    return Touch(outcome_price(instrument, price, outcome), size)
+
+
+def takes_ask(instrument: Instrument, side: Side, outcome: Outcome | None) -> bool:
+    """Whether an order of ``side`` trades against the (YES) ask: buys, and sells of NO."""
+    no = instrument.kind is Kind.PREDICTION and outcome is Outcome.NO
+    return (side is Side.BUY) != no
+
+
+def side_reference(
+    instrument: Instrument,
+    last_price: Decimal,
+    quote: Quote | None,
+    side: Side,
+    outcome: Outcome | None,
+) -> Decimal:
+    """The price an order of ``side`` watches: what it would trade against when quoted (the
+    ask for buys, the bid for sells), else the last price."""
+    quoted = touch(instrument, quote, side, outcome)
+    return quoted.price if quoted else outcome_price(instrument, last_price, outcome)
 
 
 def valid_reference(instrument: Instrument, last_price: Decimal) -> bool:

@@ -132,6 +132,21 @@ GROUP BY account_id""",
         ),
     ),
     Migration(3, "money columns Decimal(76, 18)", _widen_money()),
+    Migration(
+        4,
+        "orders: filled, open and average price; order_outcomes",
+        (
+            "ALTER TABLE orders "
+            "ADD COLUMN IF NOT EXISTS filled_quantity Nullable(Decimal(76, 18)) AFTER ts, "
+            "ADD COLUMN IF NOT EXISTS leaves_quantity Nullable(Decimal(76, 18)) "
+            "AFTER filled_quantity, "
+            "ADD COLUMN IF NOT EXISTS avg_price Nullable(Decimal(76, 18)) AFTER leaves_quantity",
+            """CREATE VIEW IF NOT EXISTS order_outcomes AS
+SELECT account_id, order_id, status, reason, detail, filled_quantity, avg_price, ts AS ended_at
+FROM orders FINAL
+WHERE status IN ('filled', 'cancelled', 'expired', 'rejected')""",
+        ),
+    ),
 )
 
 

@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import ROUND_HALF_EVEN, Context, Decimal, InvalidOperation
-from typing import Any, get_args
+from typing import Annotated, Any, get_args, get_origin
 
 import orjson
 import pyarrow as pa
@@ -217,7 +217,11 @@ def columns_of(*models: type[BaseModel]) -> list[Column]:
 
 
 def _arrow_type(annotation: Any) -> pa.DataType:
-    kinds = {arg for arg in get_args(annotation) if arg is not type(None)} or {annotation}
+    kinds = {
+        get_args(arg)[0] if get_origin(arg) is Annotated else arg
+        for arg in get_args(annotation)
+        if arg is not type(None)
+    } or {annotation}
     if kinds == {Decimal}:
         return MONEY
     if kinds <= {datetime, AwareDatetime}:

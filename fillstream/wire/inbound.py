@@ -33,6 +33,7 @@ from fillstream.core.model import (
     Order,
     OrderType,
     Outcome,
+    Quote,
     Replace,
     Side,
     TimeInForce,
@@ -79,11 +80,39 @@ class AccountMessage(Inbound):
 
 
 class TickMessage(Inbound):
-    """A last trade price; for a prediction market the YES price in (0, 1). Key = symbol."""
+    """A last trade price, and optionally the best bid and ask with their sizes and the trade's
+    size; for a prediction market every price is a YES price in (0, 1). Key = symbol."""
 
     symbol: Symbol
     price: Annotated[Money, bounded(MAX_PRICE)]
     ts: Timestamp
+    size: Annotated[Money, bounded(MAX_QUANTITY)] | None = Field(
+        None, description="The last trade's quantity: what it can fill of resting limits."
+    )
+    bid: Annotated[Money, bounded(MAX_PRICE)] | None = None
+    ask: Annotated[Money, bounded(MAX_PRICE)] | None = None
+    bid_size: Annotated[Money, bounded(MAX_QUANTITY)] | None = Field(
+        None, description="Quantity quoted at the bid; with a bid only."
+    )
+    ask_size: Annotated[Money, bounded(MAX_QUANTITY)] | None = Field(
+        None, description="Quantity quoted at the ask; with an ask only."
+    )
+
+    @model_validator(mode="after")
+    def _a_quote_that_can_trade(self) -> TickMessage:
+        if self.bid_size is not None and self.bid is None:
+            raise ValueError("bid_size needs a bid")
+        if self.ask_size is not None and self.ask is None:
+            raise ValueError("ask_size needs an ask")
+        if self.bid is not None and self.ask is not None and self.bid >= self.ask:
+            raise ValueError(f"bid {self.bid} must be below ask {self.ask}")
+        return self
+
+    def quote(self) -> Quote | None:
+        """What the rules see of it beside the price, if it says anything."""
+        if self.bid is None and self.ask is None and self.size is None:
+            return None
+        return Quote(self.bid, self.ask, self.bid_size, self.ask_size, self.size)
 
 
 class OrderMessage(Inbound):

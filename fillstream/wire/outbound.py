@@ -46,6 +46,16 @@ class OrderEventMessage(Outbound):
     reason: Reason | None = None
     detail: str | None = None
     ts: Timestamp
+    filled_quantity: Money | None = Field(
+        None, description="Filled so far (all of it, on a terminal event); null on a refused "
+        "cancel or replace."
+    )  # fmt: skip
+    leaves_quantity: Money | None = Field(
+        None, description="Still open after this event: 0 once the order has ended."
+    )
+    avg_price: Money | None = Field(
+        None, description="Average price of what has filled; null while nothing has."
+    )
 
 
 class DrawdownViolationMessage(Outbound):

@@ -228,15 +228,20 @@ def _account_view(account: Account, market: engine.Market) -> dict:
         positions.append(entry)
     resting = []
     for resting_order in account.resting.values():
-        order = resting_order.order
+        order, progress = resting_order.order, resting_order.progress
         entry = {
             "order_id": order.order_id,
+            "status": "partially_filled" if progress.filled else "accepted",
             "symbol": order.symbol,
             "side": order.side.value,
             "type": order.type.value,
-            "quantity": format(order.quantity, "f"),
+            "quantity": format(order.quantity + progress.filled, "f"),
+            "filled_quantity": format(progress.filled, "f"),
+            "leaves_quantity": format(order.quantity, "f"),
             "time_in_force": order.time_in_force.value,
         }
+        if progress.avg_price is not None:
+            entry["avg_price"] = format(progress.avg_price, "f")
         for name in ("limit_price", "trigger_price"):
             if (price := getattr(order, name)) is not None:
                 entry[name] = format(price, "f")

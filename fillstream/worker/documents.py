@@ -20,6 +20,7 @@ from fillstream.core.model import (
     OrderType,
     Outcome,
     Position,
+    Progress,
     RestingOrder,
     SeenOrder,
     Side,
@@ -151,6 +152,8 @@ def _dump_resting(resting: RestingOrder) -> dict[str, Any]:
         "expire_at": order.expire_at.isoformat() if order.expire_at else None,
         "post_only": order.post_only,
         "reduce_only": order.reduce_only,
+        "filled": str(resting.progress.filled),
+        "filled_value": str(resting.progress.value),
     }
 
 
@@ -176,7 +179,8 @@ def _load_resting(item: dict[str, Any], account_id: str) -> RestingOrder:
         post_only=item.get("post_only", False),
         reduce_only=item.get("reduce_only", False),
     )
-    return RestingOrder(order, Decimal(item["fee_bps"]))
+    progress = Progress(Decimal(item.get("filled", "0")), Decimal(item.get("filled_value", "0")))
+    return RestingOrder(order, Decimal(item["fee_bps"]), progress)
 
 
 def _text(value: Decimal | None) -> str | None:

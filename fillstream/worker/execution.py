@@ -227,8 +227,8 @@ class Execution:
             symbol, ts = tick.symbol, tick.ts
             key = market_key(symbol, state.partition)
             if newer:
-                prices[key] = tick.model_dump(mode="json")
-                state.set_price(key, tick.price)
+                prices[key] = tick.model_dump(mode="json", exclude_none=True)
+                state.set_price(key, tick)
             state.unmarked.add(key)
             if key not in resting_on:
                 resting_on[key] = [

@@ -17,8 +17,8 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from fillstream.core import engine
-from fillstream.core.model import Account, Instrument, split_position_key
-from fillstream.wire.inbound import InstrumentMessage, to_instrument
+from fillstream.core.model import Account, Instrument, Quote, split_position_key
+from fillstream.wire.inbound import InstrumentMessage, TickMessage, to_instrument
 from fillstream.worker.documents import Output, StoredAccount, dump_stored, load_stored
 from fillstream.worker.tables import (
     Table,
@@ -40,7 +40,7 @@ class PartitionState:
         self._tables = tables
         self._accounts: dict[str, StoredAccount] = {}
         self._instruments: dict[str, Instrument] = {}
-        self._prices: dict[str, Decimal] = {}
+        self._prices: dict[str, tuple[Decimal, Quote | None]] = {}
         self._watchers: dict[str, set[str]] | None = None
         self._market_position: dict[str, int] | None = None
         self._changed = changed
@@ -150,9 +150,9 @@ class PartitionState:
         self._tables.instruments[key] = message.model_dump(mode="json")
         self._instruments[key] = to_instrument(message)
 
-    def set_price(self, key: str, price: Decimal) -> None:
-        """The latest price, for the rules at once; the prices table is written once per batch."""
-        self._prices[key] = price
+    def set_price(self, key: str, tick: TickMessage) -> None:
+        """The latest tick, for the rules at once; the prices table is written once per batch."""
+        self._prices[key] = (tick.price, tick.quote())
 
     def market(self) -> engine.Market:
         """What the rules may know of the market, as this partition has seen it."""
@@ -161,13 +161,19 @@ class PartitionState:
             key = market_key(symbol, self.partition)
             return _decoded(self._instruments, self._tables.instruments, key, _to_instrument)
 
-        def last_price(symbol: str) -> Decimal | None:
+        def tick(symbol: str) -> tuple[Decimal, Quote | None] | None:
             key = market_key(symbol, self.partition)
-            return _decoded(
-                self._prices, self._tables.prices, key, lambda tick: Decimal(tick["price"])
-            )
+            return _decoded(self._prices, self._tables.prices, key, _to_tick)
 
-        return engine.Market(instrument, last_price)
+        def last_price(symbol: str) -> Decimal | None:
+            latest = tick(symbol)
+            return latest[0] if latest else None
+
+        def quote(symbol: str) -> Quote | None:
+            latest = tick(symbol)
+            return latest[1] if latest else None
+
+        return engine.Market(instrument, last_price, quote)
 
     def watchers_of(self, key: str) -> set[str]:
         """The accounts holding or resting on a market key, by an index kept in memory.
@@ -237,6 +243,12 @@ def watched_symbols(account: Account | None) -> set[str]:
         return set()
     held = {split_position_key(key)[0] for key in account.positions}
     return held | {resting.order.symbol for resting in account.resting.values()}
+
+
+def _to_tick(document: dict[str, Any]) -> tuple[Decimal, Quote | None]:
+    """A stored tick (`TickMessage` as JSON) as the rules see it."""
+    tick = TickMessage.model_validate(document)
+    return tick.price, tick.quote()
 
 
 def _decoded(cache: dict[str, T], table: Table, key: str, decode: Callable[[Any], T]) -> T | None:

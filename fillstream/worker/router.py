@@ -68,8 +68,13 @@ class Router:
         tick = decode(TickMessage, record.value)
         require_key(record, tick.symbol, "symbol")
         kind = self._kinds.get(tick.symbol)
-        if kind == Kind.PREDICTION.value and tick.price >= 1:
-            raise BadMessage(f"a prediction market's YES price must be in (0, 1), got {tick.price}")
+        if kind == Kind.PREDICTION.value:
+            for name in ("price", "bid", "ask"):
+                value = getattr(tick, name)
+                if value is not None and value >= 1:
+                    raise BadMessage(
+                        f"a prediction market's YES {name} must be in (0, 1), got {value}"
+                    )
         ts = event_time(record, tick.ts, self._max_clock_skew)
         self._updates.append(
             TickUpdate(

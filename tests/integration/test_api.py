@@ -70,9 +70,10 @@ async def test_orders_accounts_and_their_errors(
                 "equity": "1019.8", "peak_equity": "1019.8", "drawdown_pct": "0",
                 "positions": [{"symbol": "BTC", "quantity": "2", "avg_price": "100",
                                "last_price": "110", "unrealized_pnl": "20"}],
-                "resting_orders": [{"order_id": "a2", "symbol": "BTC", "side": "buy",
-                                    "type": "limit", "quantity": "2", "limit_price": "90",
-                                    "time_in_force": "gtc"}],
+                "resting_orders": [{"order_id": "a2", "status": "accepted", "symbol": "BTC",
+                                    "side": "buy", "type": "limit", "quantity": "2",
+                                    "filled_quantity": "0", "leaves_quantity": "2",
+                                    "limit_price": "90", "time_in_force": "gtc"}],
             }  # fmt: skip
             assert p.api("GET", "/accounts/bob", key=ALICE_KEY)[0] == 403
             assert p.api("GET", "/accounts/nobody")[0] == 404

@@ -173,7 +173,7 @@ def test_reduce_only_never_grows_and_shrinks_with_the_position() -> None:
     events = book.order(account, "BTC", "sell", "4")
     shrunk = [e for e in events if isinstance(e, OrderEvent) and e.order_id == "tp"]
     assert [(e.status, e.detail) for e in shrunk] == [
-        ("replaced", "reduce_only: quantity 3 -> 1, the position shrank")]  # fmt: skip
+        ("replaced", "reduce_only: open quantity 3 -> 1, the position shrank")]  # fmt: skip
     assert account.resting["tp"].order.quantity == D(1)
     events = book.order(account, "BTC", "sell", "1")  # flat: nothing left to close
     ended = [e for e in events if isinstance(e, OrderEvent) and e.order_id == "tp"]

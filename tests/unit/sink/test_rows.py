@@ -72,9 +72,15 @@ def test_orders_and_risk_events_take_optional_fields_and_other_time_zones() -> N
              "ts": "2026-04-01T12:00:00+02:00"}  # fmt: skip
     assert ORDERS.to_arrow("order-events", 0, [record(0, order)]).to_pylist()[0] == {
         "order_id": "o1", "account_id": "ann", "status": "accepted", "reason": "", "detail": "",
-        "ts": datetime(2026, 4, 1, 10, 0, tzinfo=UTC), "kafka_topic": "order-events",
+        "ts": datetime(2026, 4, 1, 10, 0, tzinfo=UTC), "filled_quantity": None,
+        "leaves_quantity": None, "avg_price": None, "kafka_topic": "order-events",
         "kafka_partition": 0, "kafka_offset": 0,
     }  # fmt: skip
+    partial = {**order, "status": "partially_filled", "filled_quantity": "0.3",
+               "leaves_quantity": "0.7", "avg_price": "100.25"}  # fmt: skip
+    row = ORDERS.to_arrow("order-events", 0, [record(1, partial)]).to_pylist()[0]
+    assert (row["filled_quantity"], row["leaves_quantity"], row["avg_price"]) == (
+        Decimal("0.3"), Decimal("0.7"), Decimal("100.25"))  # fmt: skip
     opened = {"type": "account_status", "account_id": "ann", "status": "active",
               "reason": "opened", "ts": "2026-04-01T10:00:00Z"}  # fmt: skip
     row = RISK_EVENTS.to_arrow("risk-events", 1, [record(3, opened)]).to_pylist()[0]
