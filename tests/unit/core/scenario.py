@@ -18,6 +18,7 @@ from fillstream.core.model import (
     Order,
     OrderType,
     Outcome,
+    Quote,
     Replace,
     Session,
     Side,
@@ -42,7 +43,8 @@ class Book:
     def __init__(self, *instruments: Instrument) -> None:
         self.instruments = {i.symbol: i for i in instruments}
         self.prices: dict[str, Decimal] = {}
-        self.market = engine.Market(self.instruments.get, self.prices.get)
+        self.quotes: dict[str, Quote] = {}
+        self.market = engine.Market(self.instruments.get, self.prices.get, self.quotes.get)
         self.offset = 0
         self.clock = T0
         self.order_ids = InMemoryOrderIds()
@@ -125,15 +127,37 @@ class Book:
         command = Replace(order_id, "acc-1", quantity and D(quantity), limit and D(limit))
         return engine.replace_order(account, command, self.market, self.order_ids, self.clock)
 
-    def tick(self, account: Account, symbol: str, price: str) -> list[Event]:
+    def tick(self, account: Account, symbol: str, price: str, **quote: str) -> list[Event]:
+        """A tick; ``quote`` may give bid, ask, bid_size, ask_size and size."""
         self.clock += timedelta(seconds=1)
         self.prices[symbol] = D(price)
+        self.quote(symbol, **quote)
         filled = engine.fill_resting(account, symbol, self.market, self.clock)
         return filled + engine.mark(account, self.market, self.clock)
 
 
+    def quote(self, symbol: str, **quote: str) -> None:
+        """What the latest tick of ``symbol`` quotes beside its price."""
+        self.quotes.pop(symbol, None)
+        if quote:
+            self.quotes[symbol] = Quote(**{name: D(value) for name, value in quote.items()})
+
+
 def fills(events: list[Event]) -> list[Fill]:
     return [event for event in events if isinstance(event, Fill)]
+
+
+def progress(events: list[Event], order_id: str) -> list[tuple[str, str, str, str]]:
+    """Each event of the order: status, filled, open, average price (as text, "-" if none)."""
+
+    def text(value: Decimal | None) -> str:
+        return "-" if value is None else format(value, "f")
+
+    return [
+        (e.status.value, text(e.filled_quantity), text(e.leaves_quantity), text(e.avg_price))
+        for e in events
+        if isinstance(e, OrderEvent) and e.order_id == order_id
+    ]
 
 
 def statuses(events: list[Event]) -> list[tuple[str, str | None]]:

@@ -35,10 +35,12 @@ from fillstream.core.model import (
     Order,
     OrderType,
     Outcome,
+    Quote,
     Replace,
     Side,
     TimeInForce,
     position_key,
+    rounded,
     split_position_key,
 )
 
@@ -52,6 +54,8 @@ FEES = ["0", "1", "2.5", "10", "100", "9999", "10000"]
 fees = st.sampled_from(FEES)
 slippages = st.sampled_from(FEES[:-1])
 quantities = st.sampled_from(["0.001", "0.1", "1", "3", "7.5", "10", "333", "100000"])
+spreads = st.sampled_from([None, None, "0.0001", "0.01", "0.1"])
+sizes = st.sampled_from([None, "0.1", "1", "5"])
 
 
 def instrument(symbol: str, kind: Kind, draw) -> Instrument:
@@ -78,7 +82,8 @@ class Trading(RuleBasedStateMachine):
             "PRES": instrument("PRES", Kind.PREDICTION, draw),
         }
         self.prices: dict[str, D] = {"BTC": D("100"), "ETH": D("0.37"), "PRES": D("0.5")}
-        self.market = engine.Market(self.instruments.get, self.prices.get)
+        self.quotes: dict[str, Quote] = {}
+        self.market = engine.Market(self.instruments.get, self.prices.get, self.quotes.get)
         limits = AccountLimits(
             D(draw(st.sampled_from(["0.5", "1", "2", "5"]))),
             D(draw(st.sampled_from(["10", "50", "100", "400"]))),
@@ -94,6 +99,8 @@ class Trading(RuleBasedStateMachine):
         self.ever_short = False
         self.open_orders: set[str] = set()
         self.ended: set[str] = set()
+        self.filled: dict[str, tuple[D, D]] = {}
+        """Per order, the quantity and value of its fills."""
 
     def _step(self) -> datetime:
         STEPS_RUN[0] += 1
@@ -108,6 +115,10 @@ class Trading(RuleBasedStateMachine):
                 self._check_fill(event)
                 self.fills.append(event)
                 self.ever_short |= event.position_quantity < 0
+                quantity, value = self.filled.get(event.order_id, (ZERO, ZERO))
+                self.filled[event.order_id] = (
+                    quantity + event.quantity, value + event.quantity * event.price
+                )  # fmt: skip
 
     def _check_lifecycle(self, event: OrderEvent) -> None:
         """Accepted once, then at most one terminal event; replaced only while open."""
@@ -122,8 +133,29 @@ class Trading(RuleBasedStateMachine):
         elif status in TERMINAL:
             self.open_orders.discard(order_id)
             self.ended.add(order_id)
-        elif status in (OrderStatus.REPLACED, OrderStatus.TRIGGERED):
+        elif status in (
+            OrderStatus.REPLACED, OrderStatus.TRIGGERED, OrderStatus.PARTIALLY_FILLED
+        ):  # fmt: skip
             assert order_id in self.open_orders, event
+        self._check_progress(event)
+
+    def _check_progress(self, event: OrderEvent) -> None:
+        """What an order event says has filled is what its fills add up to; an ended order
+        leaves nothing open, a partly filled one something."""
+        if event.status in (OrderStatus.CANCEL_REJECTED, OrderStatus.REPLACE_REJECTED):
+            assert event.filled_quantity is None and event.leaves_quantity is None, event
+            return
+        if event.order_id.startswith("~liquidation"):
+            return
+        quantity, value = self.filled.get(event.order_id, (ZERO, ZERO))
+        assert event.filled_quantity == quantity, (event, quantity)
+        average = rounded(value / quantity) if quantity else None
+        assert event.avg_price == average, (event, average)
+        assert event.leaves_quantity is not None
+        if event.status in TERMINAL:
+            assert event.leaves_quantity == 0, event
+        else:
+            assert event.leaves_quantity > 0, event
 
     def _check_fill(self, fill: Fill) -> None:
         assert fill.fill_id not in self.fill_ids, f"fill id {fill.fill_id} repeated"
@@ -134,16 +166,47 @@ class Trading(RuleBasedStateMachine):
             assert fill.price < ONE, fill
         assert fill.fee >= 0 and fill.quantity > 0
 
-    @rule(symbol=st.sampled_from(["BTC", "ETH"]), price=crypto_prices)
-    def crypto_tick(self, symbol: str, price: str) -> None:
-        self._tick(symbol, D(price))
+    @rule(
+        symbol=st.sampled_from(["BTC", "ETH"]),
+        price=crypto_prices,
+        spread=spreads,
+        size=sizes,
+        bid_size=sizes,
+        ask_size=sizes,
+    )
+    def crypto_tick(
+        self, symbol: str, price: str, spread: str | None, size: str | None,
+        bid_size: str | None, ask_size: str | None,
+    ) -> None:  # fmt: skip
+        self._tick(symbol, D(price), spread, size, bid_size, ask_size)
 
-    @rule(price=prediction_prices)
-    def prediction_tick(self, price: str) -> None:
-        self._tick("PRES", D(price))
+    @rule(price=prediction_prices, spread=spreads, size=sizes, bid_size=sizes, ask_size=sizes)
+    def prediction_tick(
+        self, price: str, spread: str | None, size: str | None, bid_size: str | None,
+        ask_size: str | None,
+    ) -> None:  # fmt: skip
+        self._tick("PRES", D(price), spread, size, bid_size, ask_size)
 
-    def _tick(self, symbol: str, price: D) -> None:
+    def _tick(
+        self, symbol: str, price: D, spread: str | None, size: str | None,
+        bid_size: str | None, ask_size: str | None,
+    ) -> None:  # fmt: skip
+        """A last price, and maybe a quote around it and sizes (a YES ask stays below 1)."""
         self.prices[symbol] = price
+        bid = ask = None
+        if spread is not None:
+            bid, ask = price * (ONE - D(spread)), price * (ONE + D(spread))
+            if self.instruments[symbol].kind is Kind.PREDICTION and ask >= ONE:
+                ask = None
+        self.quotes.pop(symbol, None)
+        if bid is not None or size is not None:
+            self.quotes[symbol] = Quote(
+                bid,
+                ask,
+                bid_size and D(bid_size) if bid is not None else None,
+                ask_size and D(ask_size) if ask is not None else None,
+                size and D(size),
+            )
         now = self._step()
         events = engine.fill_resting(self.account, symbol, self.market, now)
         self._absorb(events + engine.mark(self.account, self.market, now))
