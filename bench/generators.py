@@ -20,7 +20,7 @@ async def measure(bootstrap: str, seconds: float) -> dict:
     settings = Settings(topic_prefix=f"bench-{uuid.uuid4().hex[:8]}.", kafka_bootstrap=bootstrap)
     ticks = await run_market(
         settings, bootstrap, crypto=8, prediction=4, rate=None, seconds=seconds, seed=1,
-        replay=None, speed=0,
+        replay=None, speed=0, quotes=True,
     )  # fmt: skip
     orders = await run_traders(
         settings, bootstrap, accounts=1000, rate=None, seconds=seconds, seed=1, bad_share=0.02,

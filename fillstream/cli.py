@@ -67,6 +67,7 @@ def _simulate_market(args: argparse.Namespace, settings: Settings) -> int:
             seed=args.seed,
             replay=args.replay,
             speed=args.speed,
+            quotes=args.quotes,
         )
     )
     print(f"{result.messages} ticks in {result.seconds:.1f} s: {result.rate:,.0f} ticks/s")
@@ -137,6 +138,12 @@ def build_parser() -> argparse.ArgumentParser:
     market.add_argument("--seed", type=int, default=1)
     market.add_argument("--replay", type=Path, default=None, help="CSV or Parquet: symbol,price,ts")
     market.add_argument("--speed", type=float, default=1.0, help="replay pace; 0: fast as possible")
+    market.add_argument(
+        "--quotes",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="bid, ask and sizes with each simulated tick",
+    )
     market.set_defaults(handler=_simulate_market)
     traders = generators.add_parser("traders", help="accounts and their orders")
     traders.add_argument("--accounts", type=int, default=20)

@@ -139,7 +139,7 @@ class Session:
         self.bootstrap = bootstrap
         self.worker = worker
         self.web_port = web_port
-        self.market = MarketModel(3, 2, SEED, TICKS_PER_SECOND, datetime.now(UTC))
+        self.market = MarketModel(3, 2, SEED, TICKS_PER_SECOND, datetime.now(UTC), quotes=True)
         self.instruments = {i["symbol"]: i for i in self.market.instruments()}
         self.traders = TraderModel(12, SEED, bad_share=0.03, reckless_share=0.25, manage_share=0.1)
         self.prices: dict[str, str] = {}
@@ -325,7 +325,8 @@ def _print_summary(tally: Tally, session: Session) -> None:
     print(f"  orders ended: {ended}, resting at the end: {session.resting_at_end}")
     lifecycle = Counter(status for statuses in tally.statuses.values() for status in statuses)
     refused = lifecycle["cancel_rejected"] + lifecycle["replace_rejected"]
-    print(f"  cancelled: {lifecycle['cancelled']}, replaced: {lifecycle['replaced']}, "
+    print(f"  partially filled: {lifecycle['partially_filled']}, "
+          f"cancelled: {lifecycle['cancelled']}, replaced: {lifecycle['replaced']}, "
           f"expired: {lifecycle['expired']}, triggered: {lifecycle['triggered']}, "
           f"cancels and replaces refused: {refused}")  # fmt: skip
     print(f"  dead letters: {tally.counts['dead_letters']}")

@@ -85,12 +85,15 @@ class Pipeline:
             )
         )
 
-    async def tick(self, symbol: str, price: str, after: timedelta = timedelta(seconds=1)) -> str:
-        """Publish a tick `after` the previous one (in tick time) and wait until every account
-        partition has applied it; return its ts."""
+    async def tick(
+        self, symbol: str, price: str, after: timedelta = timedelta(seconds=1), **quote: str
+    ) -> str:
+        """Publish a tick `after` the previous one (in tick time), with a ``quote`` (bid, ask,
+        their sizes, the trade's size) if given, and wait until every account partition has
+        applied it; return its ts."""
         self._tick_time += after
         ts = format_time(self._tick_time)
-        await self.send("ticks", symbol, {"symbol": symbol, "price": price, "ts": ts})
+        await self.send("ticks", symbol, {"symbol": symbol, "price": price, "ts": ts, **quote})
         await self.wait_until(lambda: self._partitions_at(symbol, price, ts))
         return ts
 

@@ -40,6 +40,7 @@ async def run_market(
     seed: int,
     replay: Path | None,
     speed: float,
+    quotes: bool,
 ) -> Throughput:
     producer = upstream_producer(bootstrap)
     await producer.start()
@@ -48,7 +49,8 @@ async def run_market(
         if replay is not None:
             messages = replay_messages(replay, speed)
         else:
-            model = MarketModel(crypto, prediction, seed, rate or 10_000, datetime.now(UTC))
+            start = datetime.now(UTC)
+            model = MarketModel(crypto, prediction, seed, rate or 10_000, start, quotes=quotes)
             for instrument in model.instruments():
                 await producer.send(
                     settings.topic("instruments"),

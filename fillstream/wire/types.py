@@ -9,7 +9,7 @@ from typing import Annotated
 from pydantic import AfterValidator, AwareDatetime, Field, PlainSerializer, WithJsonSchema
 from pydantic.fields import FieldInfo
 
-from fillstream.core.model import PLACES
+from fillstream.core.model import EXACT, PLACES
 from fillstream.wire.times import format_time
 
 _DECIMAL_SCHEMA = {
@@ -20,10 +20,16 @@ _DECIMAL_SCHEMA = {
     "description": "Exact decimal; emitted as a string in fixed-point notation.",
 }
 
+def _canonical(value: Decimal) -> str:
+    """Fixed point without trailing zeros, so that equal amounts are equal text ("5", not
+    "5.0" from 4.5 + 0.5), whatever sum made them."""
+    return format(value.normalize(EXACT), "f")
+
+
 Money = Annotated[
     Decimal,
     Field(allow_inf_nan=False),
-    PlainSerializer(lambda value: format(value, "f"), return_type=str, when_used="json"),
+    PlainSerializer(_canonical, return_type=str, when_used="json"),
     WithJsonSchema(_DECIMAL_SCHEMA),
 ]
 """Any exact quantity, price or amount."""

@@ -9,6 +9,7 @@ import re
 import subprocess
 import sys
 from collections import Counter, defaultdict
+from decimal import Decimal
 from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer
@@ -87,9 +88,19 @@ async def test_short_demo_summary_agrees_with_the_topics(
     sound += sorted(exits)
     assert max(terminal.values()) == 1
     lifecycle = Counter(json.loads(value)["status"] for value in events)
-    for status in ("cancelled", "replaced", "expired", "triggered"):
-        assert figure(out, status) == lifecycle[status]
+    for status in ("partially filled", "cancelled", "replaced", "expired", "triggered"):
+        assert figure(out, status) == lifecycle[status.replace(" ", "_")]
     assert lifecycle["cancelled"] > 0 and lifecycle["replaced"] > 0
+    assert lifecycle["partially_filled"] > 0, "the quotes' sizes fill some orders in parts"
+    # Each order's end says what its fills add up to.
+    filled: defaultdict[str, Decimal] = defaultdict(Decimal)
+    for value in fills:
+        fill = json.loads(value)
+        filled[fill["order_id"]] += Decimal(fill["quantity"])
+    for value in events:
+        event = json.loads(value)
+        if event["status"] in TERMINAL:
+            assert Decimal(event["filled_quantity"]) == filled[event["order_id"]], event
     still_open = [order_id for order_id in sound if terminal[order_id] == 0]
     # Orders with no terminal event are exactly the ones the worker holds as resting.
     assert len(still_open) == figure(out, "resting at the end")

@@ -116,3 +116,59 @@ async def test_stop_loss_on_a_gap_and_a_trailing_stop(
             ("accepted", "bracket of br"), ("cancelled", "oco: ~tp-br filled")]  # fmt: skip
         (fill,) = p.fills_of("~tp-br")
         assert (fill["price"], fill["liquidity"], fill["position_quantity"]) == ("95", "maker", "0")
+
+
+async def test_quotes_fill_in_parts_and_a_bracket_follows_its_entry(
+    kafka_bootstrap: str, unique_id: str, data_dir: Path, tmp_path: Path
+) -> None:
+    async with Pipeline(kafka_bootstrap, unique_id, data_dir, tmp_path / "worker.log") as p:
+        await p.instrument("BTC", taker_fee_bps="10", maker_fee_bps="2")
+        await p.account("carol", "10000")
+        await p.tick("BTC", "101", bid="100.4", ask="100.5", ask_size="3")
+
+        # A limit through the ask takes the 3 quoted there, and rests the other 2 at 101.
+        await p.order("carol", "q1", "BTC", "buy", "5", limit_price="101")
+        await p.wait_for(lambda o: any(e["order_id"] == "q1" and e["status"] ==
+                                       "partially_filled" for e in o["order_events"]))  # fmt: skip
+        (resting,) = p.api("GET", "/accounts/carol")[1]["resting_orders"]
+        assert {k: resting[k] for k in ("status", "quantity", "filled_quantity",
+                                        "leaves_quantity", "avg_price")} == {
+            "status": "partially_filled", "quantity": "5", "filled_quantity": "3",
+            "leaves_quantity": "2", "avg_price": "100.5"}  # fmt: skip
+        # A trade of 1.5 through 101 fills 1.5 of the rest; a trade without a size, the last 0.5.
+        await p.tick("BTC", "100.9", size="1.5")
+        await p.tick("BTC", "100.8")
+        events = await p.order_events("q1")
+        assert [(e["status"], e["filled_quantity"], e["leaves_quantity"], e.get("avg_price"))
+                for e in events] == [
+            ("accepted", "0", "5", None),
+            ("partially_filled", "3", "2", "100.5"),
+            # (301.5 + 151.5) / 4.5 = 100.6666... to 18 places
+            ("partially_filled", "4.5", "0.5", "100.666666666666666667"),
+            ("filled", "5", "0", "100.7"),
+        ]  # fmt: skip
+        fills = [(f["quantity"], f["price"], f["fee"], f["liquidity"]) for f in p.fills_of("q1")]
+        assert fills == [("3", "100.5", "0.3015", "taker"), ("1.5", "101", "0.0303", "maker"),
+                         ("0.5", "101", "0.0101", "maker")]  # fmt: skip
+
+        # A bracket whose entry fills 1 of 2 from a trade's size: its exits cover the 1; the
+        # second fill grows them to 2. The stop-loss triggers on the bid and sells at it.
+        await p.order("carol", "b1", "BTC", "buy", "2", limit_price="100",
+                      take_profit_price="110", stop_loss_price="95")  # fmt: skip
+        await p.wait_for(lambda o: any(e["order_id"] == "b1" for e in o["order_events"]))
+        await p.tick("BTC", "99.5", size="1")
+        await p.tick("BTC", "99.8", size="1")
+        await p.tick("BTC", "96", bid="94.9", ask="96.1")
+        events = await p.order_events("~sl-b1")
+        assert [(e["status"], e["leaves_quantity"]) for e in events] == [
+            ("accepted", "1"), ("replaced", "2"), ("triggered", "2"), ("filled", "0")]  # fmt: skip
+        (stop_fill,) = p.fills_of("~sl-b1")
+        # 2 at the bid, 94.9 (no slippage): fee 189.8 * 10 bps
+        assert (stop_fill["price"], stop_fill["fee"], stop_fill["position_quantity"]) == (
+            "94.9", "0.1898", "5")  # fmt: skip
+        assert [e["status"] for e in await p.order_events("~tp-b1")] == [
+            "accepted", "replaced", "cancelled"]  # fmt: skip
+        assert [(e["status"], e["filled_quantity"], e.get("avg_price"))
+                for e in await p.order_events("b1")] == [
+            ("accepted", "0", None), ("partially_filled", "1", "100"),
+            ("filled", "2", "100")]  # fmt: skip

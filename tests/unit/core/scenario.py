@@ -135,7 +135,6 @@ class Book:
         filled = engine.fill_resting(account, symbol, self.market, self.clock)
         return filled + engine.mark(account, self.market, self.clock)
 
-
     def quote(self, symbol: str, **quote: str) -> None:
         """What the latest tick of ``symbol`` quotes beside its price."""
         self.quotes.pop(symbol, None)
