@@ -20,6 +20,7 @@ _DECIMAL_SCHEMA = {
     "description": "Exact decimal; emitted as a string in fixed-point notation.",
 }
 
+
 def _canonical(value: Decimal) -> str:
     """Fixed point without trailing zeros, so that equal amounts are equal text ("5", not
     "5.0" from 4.5 + 0.5), whatever sum made them."""
