@@ -36,15 +36,25 @@ FILLS = [
     trade("ben", 5, "BTC", "buy", "0.5", "130", "0.065", "-5", "2026-04-01T10:50:00Z",
           "9994.875", liquidation=True),
 ]  # fmt: skip
+NONE = {"filled_quantity": "0", "leaves_quantity": "0"}
 ORDER_EVENTS = [
     {"order_id": "r1", "account_id": "ann", "status": "rejected", "reason": "RISK_LIMIT",
-     "ts": "2026-04-01T09:00:00Z"},
+     "ts": "2026-04-01T09:00:00Z", **NONE},
     {"order_id": "r2", "account_id": "ben", "status": "rejected", "reason": "RISK_LIMIT",
-     "ts": "2026-04-01T09:01:00Z"},
+     "ts": "2026-04-01T09:01:00Z", **NONE},
     {"order_id": "r3", "account_id": "ann", "status": "rejected", "reason": "UNKNOWN_SYMBOL",
-     "ts": "2026-04-01T09:02:00Z"},
-    {"order_id": "o1", "account_id": "ann", "status": "accepted", "ts": "2026-04-01T09:15:00Z"},
-    {"order_id": "o1", "account_id": "ann", "status": "filled", "ts": "2026-04-01T09:15:00Z"},
+     "ts": "2026-04-01T09:02:00Z", **NONE},
+    {"order_id": "o1", "account_id": "ann", "status": "accepted", "ts": "2026-04-01T09:15:00Z",
+     "filled_quantity": "0", "leaves_quantity": "1"},
+    {"order_id": "o1", "account_id": "ann", "status": "filled", "ts": "2026-04-01T09:15:00Z",
+     "filled_quantity": "1", "leaves_quantity": "0", "avg_price": "100"},
+    {"order_id": "l1", "account_id": "ben", "status": "accepted", "ts": "2026-04-01T09:20:00Z",
+     "filled_quantity": "0", "leaves_quantity": "1"},
+    {"order_id": "l1", "account_id": "ben", "status": "partially_filled",
+     "ts": "2026-04-01T09:21:00Z", "filled_quantity": "0.3", "leaves_quantity": "0.7",
+     "avg_price": "99.5"},
+    {"order_id": "l1", "account_id": "ben", "status": "cancelled", "ts": "2026-04-01T09:22:00Z",
+     "filled_quantity": "0.3", "leaves_quantity": "0", "avg_price": "99.5"},
 ]  # fmt: skip
 RISK_EVENTS = [
     {"type": "drawdown_violation", "account_id": "ben", "max_drawdown_pct": "0.05",
@@ -78,6 +88,7 @@ async def test_documented_queries_return_hand_computed_numbers(
         "daily-pnl",
         "drawdown-paths",
         "hourly-volume",
+        "order-outcomes",
         "rejections",
         "top-and-bottom",
     ]
@@ -96,7 +107,7 @@ async def test_documented_queries_return_hand_computed_numbers(
         sink.wait_for_rows(
             "SELECT (SELECT count() FROM trades), (SELECT count() FROM orders),"
             " (SELECT count() FROM risk_events)",
-            [[5, 5, 2]],
+            [[5, 8, 2]],
         )
         results = {name: normalised(sink.sql(sql)) for name, sql in queries.items()}
     finally:
@@ -115,6 +126,12 @@ async def test_documented_queries_return_hand_computed_numbers(
         ["ETH", "2026-04-02T10:00:00Z", 1, D("2"), D("100")],
     ]
     assert results["rejections"] == [["RISK_LIMIT", 2, 2], ["UNKNOWN_SYMBOL", 1, 1]]
+    # l1 cancelled with 0.3 of it filled at 99.5; o1 filled whole at 100; three rejected.
+    assert results["order-outcomes"] == [
+        ["cancelled", 1, 1, D("0.3"), D("29.85")],
+        ["filled", 1, 1, D("1"), D("100")],
+        ["rejected", 3, 0, D("0"), D("0")],
+    ]
     assert results["drawdown-paths"] == [
         ["ben", "2026-04-01T10:50:00Z", D("0.0506"), "2026-04-01T10:30:00Z",
          "ben:o4", D("9999.94"), D("9999.94")],
