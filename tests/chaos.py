@@ -133,8 +133,20 @@ class Load:
             await upstream.send(self.settings.topic("accounts"), account, {**opening, **limits})
         await upstream.send(self.settings.topic("ticks"), "XYZ", self._tick(Decimal(100)))
 
-    def _tick(self, price: Decimal) -> dict:
-        return {"symbol": "XYZ", "price": str(price), "ts": _wire_time(time.time())}
+    def _tick(self, price: Decimal, rng: random.Random | None = None) -> dict:
+        """A last price; with ``rng``, mostly also a quote around it and sizes, so that orders
+        fill in parts."""
+        tick: dict[str, str] = {"symbol": "XYZ", "price": str(price), "ts": _wire_time(time.time())}
+        if rng is not None and rng.random() < 0.7:
+            cent = Decimal("0.01")
+            tick.update(
+                bid=str(price - rng.randint(1, 5) * cent),
+                ask=str(price + rng.randint(1, 5) * cent),
+                bid_size=str(rng.randint(1, 15)),
+                ask_size=str(rng.randint(1, 15)),
+                size=str(rng.randint(1, 15)),
+            )
+        return tick
 
     async def run(self, upstream: Upstream, seconds: float) -> None:
         rng = random.Random(self.seed)
@@ -146,7 +158,7 @@ class Load:
         while (now := time.monotonic()) - started < seconds:
             if now >= next_tick:
                 price = max(Decimal("50"), price + Decimal(rng.randint(-40, 40)) / 100)
-                await upstream.send(self.settings.topic("ticks"), "XYZ", self._tick(price))
+                await upstream.send(self.settings.topic("ticks"), "XYZ", self._tick(price, rng))
                 next_tick += 1 / self.ticks_per_second
             if now >= next_order:
                 message = self._next(rng, n, price, waiting)
@@ -297,7 +309,8 @@ def output_topics(settings: Settings) -> list[str]:
 def verify(
     settings: Settings, sent_orders: dict[str, str], records: dict[str, list[Published]]
 ) -> Verdict:
-    """Every order opened once (and ended at most once), no fill_id with two contents, every
+    """Every order opened once (and ended at most once, saying what its fills add up to), no
+    fill_id with two contents, every
     account's fills numbered without a gap with each cash_after following from the one before,
     no account halted twice."""
     fills, order_events, risk_events = (
@@ -330,6 +343,16 @@ def verify(
             verdict.repeated += len(copies) - 1
             if any(copy != copies[0] for copy in copies):
                 verdict.conflicting.append(f"order {order_id}: {kind} events differ")
+
+    filled: dict[str, Decimal] = defaultdict(Decimal)
+    for copies in by_fill.values():
+        filled[copies[0]["order_id"]] += Decimal(copies[0]["quantity"])
+    for order_id, copies in terminal.items():
+        said = copies[0].get("filled_quantity")
+        if said is not None and Decimal(said) != filled[order_id]:
+            verdict.conflicting.append(
+                f"order {order_id}: ends with {said} filled, its fills add up to {filled[order_id]}"
+            )
 
     by_account: dict[str, dict[int, dict]] = defaultdict(dict)
     for fill_id, copies in by_fill.items():
