@@ -457,9 +457,23 @@ def _open_order(
     resting = account.resting.get(order_id)
     if resting is not None:
         return resting
-    if order_ids.get(order_id) is None:
+    if order_ids.get(order_id) is None and not _had_exits(account, order_id, order_ids):
         raise Rejected(Reason.UNKNOWN_ORDER, f"no order {order_id!r} on this account")
     raise Rejected(Reason.ORDER_CLOSED, f"order {order_id!r} is no longer open")
+
+
+def _had_exits(account: Account, order_id: str, order_ids: OrderIds) -> bool:
+    """Whether ``order_id`` is a bracket exit's id whose entry has filled (so it was placed):
+    the engine's ids are not among the account's used order ids."""
+    for exit_of in ("sl-", "tp-"):
+        prefix = ENGINE_ID_PREFIX + exit_of
+        if order_id.startswith(prefix):
+            entry_id = order_id.removeprefix(prefix)
+            entry = account.resting.get(entry_id)
+            return order_ids.get(entry_id) is not None and (
+                entry is None or bool(entry.progress.filled)
+            )
+    return False
 
 
 def _refused(

@@ -141,6 +141,9 @@ def test_a_bracket_follows_its_entry_fill_by_fill_and_ends_with_its_exit() -> No
     assert not account.positions and not account.resting
     # 3 bought at 100 (maker fees 0.02 + 0.04), 3 sold at 110 (0.044 + 0.022).
     assert account.cash == D("10029.874")
+    # The exits existed and have ended; an exit of an entry never placed is unknown.
+    assert statuses(book.cancel(account, "~sl-e")) == [("cancel_rejected", "ORDER_CLOSED")]
+    assert statuses(book.cancel(account, "~sl-x")) == [("cancel_rejected", "UNKNOWN_ORDER")]
 
 
 def test_an_accounts_limits_share_what_trades_best_price_first() -> None:
