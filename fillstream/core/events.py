@@ -7,7 +7,16 @@ from datetime import datetime
 from decimal import Decimal
 from enum import StrEnum
 
-from fillstream.core.model import Liquidity, Outcome, Reason, Side
+from fillstream.core.model import (
+    ZERO,
+    Account,
+    Liquidity,
+    Outcome,
+    Progress,
+    Reason,
+    RestingOrder,
+    Side,
+)
 
 
 class OrderStatus(StrEnum):
@@ -96,3 +105,30 @@ class AccountStatusChanged:
 
 
 Event = Fill | OrderEvent | DrawdownViolation | AccountStatusChanged
+
+
+def order_event(
+    order_id: str,
+    account_id: str,
+    status: OrderStatus,
+    now: datetime,
+    progress: Progress,
+    leaves: Decimal,
+    reason: Reason | None = None,
+    detail: str | None = None,
+) -> OrderEvent:
+    return OrderEvent(order_id, account_id, status, now, reason, detail, progress.filled, leaves,
+                      progress.avg_price)  # fmt: skip
+
+
+def ended(
+    account: Account,
+    resting: RestingOrder,
+    status: OrderStatus,
+    now: datetime,
+    reason: Reason | None = None,
+    detail: str | None = None,
+) -> OrderEvent:
+    """An open order's end (cancelled, expired): what had filled of it, and nothing left open."""
+    return order_event(resting.order.order_id, account.account_id, status, now,
+                        resting.progress, ZERO, reason, detail)  # fmt: skip

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import datetime, time, timedelta
 from decimal import (
     ROUND_DOWN,
@@ -322,3 +323,25 @@ def position_key(symbol: str, outcome: Outcome | None) -> str:
 def split_position_key(key: str) -> tuple[str, Outcome | None]:
     symbol, _, outcome = key.partition(":")
     return symbol, Outcome(outcome) if outcome else None
+
+
+def unquoted(symbol: str) -> Quote | None:
+    return None
+
+
+@dataclass(frozen=True)
+class Market:
+    """What the rules may know of the market, by symbol: instruments, last trade prices, and
+    what the latest tick quoted beside its price (`Quote`), if anything."""
+
+    instrument: Callable[[str], Instrument | None]
+    last_price: Callable[[str], Decimal | None]
+    quote: Callable[[str], Quote | None] = unquoted
+
+
+def copy_account(account: Account) -> Account:
+    return replace(
+        account,
+        positions={key: replace(position) for key, position in account.positions.items()},
+        resting=dict(account.resting),
+    )

@@ -12,12 +12,15 @@ from fillstream.core.model import (
     EXACT,
     ONE,
     QUANTUM,
+    Account,
     Instrument,
     Kind,
+    Market,
     Outcome,
     Quote,
     Side,
     rounded,
+    split_position_key,
 )
 
 
@@ -125,3 +128,15 @@ def fee(notional: Decimal, fee_bps: Decimal) -> Decimal:
     """Rounded up to the money quantum: the venue never undercharges."""
     with localcontext(EXACT):
         return rounded(notional * fee_bps / BPS, ROUND_CEILING)
+
+
+def marks_of(account: Account, market: Market) -> dict[str, Decimal]:
+    """Each position's mark: the last price, or 1 - last for NO shares."""
+    marks = {}
+    for key in account.positions:
+        symbol, outcome = split_position_key(key)
+        instrument = market.instrument(symbol)
+        last = market.last_price(symbol)
+        assert instrument is not None and last is not None, f"held {key} without market data"
+        marks[key] = outcome_price(instrument, last, outcome)
+    return marks

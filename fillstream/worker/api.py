@@ -19,8 +19,8 @@ from faust.web import Request, Response, View
 from pydantic import ValidationError
 
 from fillstream.auth import PRINCIPAL, Principal
-from fillstream.core import engine, ledger
-from fillstream.core.model import Account, split_position_key
+from fillstream.core import engine, ledger, pricing
+from fillstream.core.model import Account, Market, split_position_key
 from fillstream.settings import Settings
 from fillstream.sink.rows import TRADES
 from fillstream.wire.codec import encode
@@ -210,8 +210,8 @@ def register(
             return self.json({"trades": trades, "next_cursor": next_cursor})
 
 
-def _account_view(account: Account, market: engine.Market) -> dict:
-    marks = engine.marks_of(account, market)
+def _account_view(account: Account, market: Market) -> dict:
+    marks = pricing.marks_of(account, market)
     equity = ledger.equity(account, marks)
     positions = []
     for key, position in account.positions.items():

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from faust.types import TP, StreamT, TopicT
 
-from fillstream.core import engine
+from fillstream.core import commands, engine
 from fillstream.core.events import AccountStatusChanged, Event
 from fillstream.core.model import (
     ENGINE_ID_PREFIX,
@@ -151,9 +151,9 @@ class Execution:
         else:
             command = to_command(message)
             if isinstance(command, Cancel):
-                events = engine.cancel(account, command, order_ids, now)
+                events = commands.cancel(account, command, order_ids, now)
             else:
-                events = engine.replace_order(account, command, state.market(), order_ids, now)
+                events = commands.replace_order(account, command, state.market(), order_ids, now)
         outputs = self._publisher.outputs(events)
         if stored is not None:
             state.save(stored, watched_before, {record.progress_key: record.offset}, outputs)

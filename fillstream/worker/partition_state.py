@@ -16,8 +16,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from fillstream.core import engine
-from fillstream.core.model import Account, Instrument, Quote, split_position_key
+from fillstream.core.model import Account, Instrument, Market, Quote, split_position_key
 from fillstream.wire.inbound import InstrumentMessage, TickMessage, to_instrument
 from fillstream.worker.documents import Output, StoredAccount, dump_stored, load_stored
 from fillstream.worker.tables import (
@@ -154,7 +153,7 @@ class PartitionState:
         """The latest tick, for the rules at once; the prices table is written once per batch."""
         self._prices[key] = (tick.price, tick.quote())
 
-    def market(self) -> engine.Market:
+    def market(self) -> Market:
         """What the rules may know of the market, as this partition has seen it."""
 
         def instrument(symbol: str) -> Instrument | None:
@@ -173,7 +172,7 @@ class PartitionState:
             latest = tick(symbol)
             return latest[1] if latest else None
 
-        return engine.Market(instrument, last_price, quote)
+        return Market(instrument, last_price, quote)
 
     def watchers_of(self, key: str) -> set[str]:
         """The accounts holding or resting on a market key, by an index kept in memory.

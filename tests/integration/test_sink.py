@@ -116,6 +116,7 @@ async def test_every_fill_lands_once_with_its_values(
             [1, "trades, orders and risk_events"],
             [2, "analyst views"],
             [3, "money columns Decimal(76, 18)"],
+            [4, "orders: filled, open and average price; order_outcomes"],
         ]
         assert sink.status()["rows"] == 30
     finally:

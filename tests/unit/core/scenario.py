@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from fillstream.core import engine
+from fillstream.core import commands, engine
 from fillstream.core.events import Event, Fill, OrderEvent
 from fillstream.core.model import (
     Account,
@@ -14,6 +14,7 @@ from fillstream.core.model import (
     InMemoryOrderIds,
     Instrument,
     Kind,
+    Market,
     OffsetType,
     Order,
     OrderType,
@@ -44,7 +45,7 @@ class Book:
         self.instruments = {i.symbol: i for i in instruments}
         self.prices: dict[str, Decimal] = {}
         self.quotes: dict[str, Quote] = {}
-        self.market = engine.Market(self.instruments.get, self.prices.get, self.quotes.get)
+        self.market = Market(self.instruments.get, self.prices.get, self.quotes.get)
         self.offset = 0
         self.clock = T0
         self.order_ids = InMemoryOrderIds()
@@ -114,7 +115,7 @@ class Book:
 
     def cancel(self, account: Account | None, order_id: str) -> list[Event]:
         self.clock += timedelta(seconds=1)
-        return engine.cancel(account, Cancel(order_id, "acc-1"), self.order_ids, self.clock)
+        return commands.cancel(account, Cancel(order_id, "acc-1"), self.order_ids, self.clock)
 
     def replace(
         self,
@@ -125,7 +126,7 @@ class Book:
     ) -> list[Event]:
         self.clock += timedelta(seconds=1)
         command = Replace(order_id, "acc-1", quantity and D(quantity), limit and D(limit))
-        return engine.replace_order(account, command, self.market, self.order_ids, self.clock)
+        return commands.replace_order(account, command, self.market, self.order_ids, self.clock)
 
     def tick(self, account: Account, symbol: str, price: str, **quote: str) -> list[Event]:
         """A tick; ``quote`` may give bid, ask, bid_size, ask_size and size."""

@@ -21,7 +21,7 @@ from hypothesis.stateful import (
     rule,
 )
 
-from fillstream.core import buying_power, engine, ledger, pricing, triggers
+from fillstream.core import buying_power, commands, engine, ledger, pricing, triggers
 from fillstream.core.events import TERMINAL, Event, Fill, OrderEvent, OrderStatus
 from fillstream.core.model import (
     EXACT,
@@ -32,6 +32,7 @@ from fillstream.core.model import (
     InMemoryOrderIds,
     Instrument,
     Kind,
+    Market,
     Order,
     OrderType,
     Outcome,
@@ -39,6 +40,7 @@ from fillstream.core.model import (
     Replace,
     Side,
     TimeInForce,
+    copy_account,
     position_key,
     rounded,
     split_position_key,
@@ -83,7 +85,7 @@ class Trading(RuleBasedStateMachine):
         }
         self.prices: dict[str, D] = {"BTC": D("100"), "ETH": D("0.37"), "PRES": D("0.5")}
         self.quotes: dict[str, Quote] = {}
-        self.market = engine.Market(self.instruments.get, self.prices.get, self.quotes.get)
+        self.market = Market(self.instruments.get, self.prices.get, self.quotes.get)
         limits = AccountLimits(
             D(draw(st.sampled_from(["0.5", "1", "2", "5"]))),
             D(draw(st.sampled_from(["10", "50", "100", "400"]))),
@@ -355,7 +357,7 @@ class Trading(RuleBasedStateMachine):
         """An open order, or one that has ended, or one never used."""
         order_id = f"o{pick}"
         was_open = order_id in self.account.resting
-        events = engine.cancel(
+        events = commands.cancel(
             self.account, Cancel(order_id, "acc-1"), self.order_ids, self._step()
         )
         self._absorb(events)
@@ -383,7 +385,7 @@ class Trading(RuleBasedStateMachine):
         if quantity is None and limit is None and trigger is None:
             quantity = "1"
         command = Replace(order_id, "acc-1", quantity and D(quantity), limit, trigger)
-        events = engine.replace_order(
+        events = commands.replace_order(
             self.account, command, self.market, self.order_ids, self._step()
         )
         self._absorb(events)
@@ -391,7 +393,7 @@ class Trading(RuleBasedStateMachine):
         if OrderStatus.REPLACED in statuses and not self.account.halted:
             replaced = self.account.resting.get(order_id)
             if replaced is not None:
-                without = engine.copy_account(self.account)
+                without = copy_account(self.account)
                 del without.resting[order_id]
                 if buying_power.growth(without, replaced.order):
                     committed = buying_power.commitment(self.account, self._marks())
@@ -410,7 +412,7 @@ class Trading(RuleBasedStateMachine):
             quantity = abs(position.quantity)
             order = Order("probe", "acc-1", symbol, side, OrderType.MARKET, quantity, outcome)
             if buying_power.growth(self.account, order) == 0:
-                copy = engine.copy_account(self.account)
+                copy = copy_account(self.account)
                 events = engine.submit_order(
                     copy,
                     order,
@@ -427,7 +429,7 @@ class Trading(RuleBasedStateMachine):
                 assert not rejected, rejected
 
     def _marks(self) -> dict[str, D]:
-        return engine.marks_of(self.account, self.market)
+        return pricing.marks_of(self.account, self.market)
 
     @invariant()
     def reduce_only_orders_never_exceed_what_is_left_to_close(self) -> None:

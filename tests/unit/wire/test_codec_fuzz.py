@@ -19,9 +19,9 @@ from pathlib import Path
 from hypothesis import HealthCheck, given, settings
 from hypothesis_jsonschema import from_schema
 
-from fillstream.core import engine
+from fillstream.core import commands, engine
 from fillstream.core.events import OrderEvent
-from fillstream.core.model import AccountLimits, Cancel, InMemoryOrderIds, Kind
+from fillstream.core.model import AccountLimits, Cancel, InMemoryOrderIds, Kind, Market
 from fillstream.wire.codec import BadMessage, decode
 from fillstream.wire.inbound import (
     AccountMessage,
@@ -109,7 +109,7 @@ class Harness:
     def __init__(self) -> None:
         self.instruments = {"BTC": crypto("BTC"), "PRES": prediction("PRES")}
         self.prices = {"BTC": D("100"), "PRES": D("0.5")}
-        self.market = engine.Market(self.instruments.get, self.prices.get)
+        self.market = Market(self.instruments.get, self.prices.get)
         self.order_ids = InMemoryOrderIds()
         self.clock = datetime(2026, 1, 1, tzinfo=UTC)
         self.offset = 0
@@ -133,9 +133,9 @@ class Harness:
             command = to_command(message)
             account = self.accounts.get(command.account_id)
             if isinstance(command, Cancel):
-                events = engine.cancel(account, command, self.order_ids, self.clock)
+                events = commands.cancel(account, command, self.order_ids, self.clock)
             else:
-                events = engine.replace_order(
+                events = commands.replace_order(
                     account, command, self.market, self.order_ids, self.clock
                 )
             assert any(isinstance(e, OrderEvent) and e.order_id == command.order_id
