@@ -51,6 +51,11 @@ class Pipeline:
     def topic(self, name: str) -> str:
         return self.settings.topic(name)
 
+    @property
+    def tick_time(self) -> datetime:
+        """The time of the last tick sent (ticks advance it from TICK_EPOCH)."""
+        return self._tick_time
+
     async def __aenter__(self) -> Pipeline:
         await ensure_topics(self.bootstrap, pipeline_topics(self.settings), partitions=4)
         await self.upstream.__aenter__()

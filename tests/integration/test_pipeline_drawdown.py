@@ -43,7 +43,7 @@ async def test_price_move_alone_halts_cancels_and_liquidates(
             # 111 / 1100 * 100 to the 18 places the wire carries; derived figures drop zeros
             "drawdown_pct": "10.090909090909090909",
             "equity": "989",
-            "peak_equity": "1100.0",
+            "peak_equity": "1100",
             "ts": breach_ts,
         }
     ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from datetime import timedelta
 from decimal import Decimal
@@ -172,3 +173,89 @@ async def test_quotes_fill_in_parts_and_a_bracket_follows_its_entry(
                 for e in await p.order_events("b1")] == [
             ("accepted", "0", None), ("partially_filled", "1", "100"),
             ("filled", "2", "100")]  # fmt: skip
+
+
+async def test_flags_fok_day_expiry_reservations_and_a_cancel_racing_a_fill(
+    kafka_bootstrap: str, unique_id: str, data_dir: Path, tmp_path: Path
+) -> None:
+    new_york = {"session_timezone": "America/New_York", "session_close": "17:00"}
+    async with Pipeline(kafka_bootstrap, unique_id, data_dir, tmp_path / "log", **new_york) as p:
+        await p.instrument("ETH")
+        await p.instrument("BTC")
+        await p.account("dan", "10000")
+        await p.account("erin", "1000")
+        await p.tick("ETH", "100", bid="99.9", ask="100.1", ask_size="2")
+
+        # Post-only through the ask: refused. FOK for 5 with 2 offered: nothing fills.
+        await p.order("dan", "po", "ETH", "buy", "1", limit_price="100.1", post_only=True)
+        await p.order("dan", "fok", "ETH", "buy", "5", limit_price="100.2", time_in_force="fok")
+        await p.wait_for(lambda o: {"po", "fok"} <= {e["order_id"] for e in o["order_events"]})
+        assert [(e["status"], e.get("reason")) for e in await p.order_events("po")] == [
+            ("rejected", "POST_ONLY_WOULD_TAKE")]  # fmt: skip
+        assert [(e["status"], e.get("detail")) for e in await p.order_events("fok")] == [
+            ("accepted", None), ("cancelled", "fok: only 2 of 5 available on arrival")]  # fmt: skip
+        assert p.fills_of("fok") == []
+
+        # A reduce-only take-profit shrinks when another fill reduces the position.
+        await p.order("dan", "buy", "ETH", "buy", "4")  # 2 at the ask, 2 beyond: all at 100.1
+        await p.wait_for(lambda o: any(e["order_id"] == "buy" and e["status"] == "filled"
+                                       for e in o["order_events"]))  # fmt: skip
+        await p.order("dan", "tp", "ETH", "sell", "4", limit_price="110", reduce_only=True)
+        await p.order("dan", "out", "ETH", "sell", "3")
+        await p.wait_for(lambda o: any(e["order_id"] == "tp" and e["status"] == "replaced"
+                                       for e in o["order_events"]))  # fmt: skip
+        assert [(e["status"], e["leaves_quantity"], e.get("detail"))
+                for e in await p.order_events("tp", terminal=0)] == [
+            ("accepted", "4", None),
+            ("replaced", "1",
+             "reduce_only: open quantity 4 -> 1, the position shrank")]  # fmt: skip
+        (sold,) = p.fills_of("out")
+        assert (sold["price"], sold["position_quantity"]) == ("99.9", "1")  # at the bid
+
+        # A replace changes what the order reserves: 8 at 90 leave no room for 4 more (1 080 >
+        # 1 000); cut to 5 they do; back to 8 is refused, and the order keeps its 5.
+        await p.order("erin", "e1", "ETH", "buy", "8", limit_price="90")
+        await p.order("erin", "e2", "ETH", "buy", "4", limit_price="90")
+        await p.wait_for(lambda o: {"e1", "e2"} <= {e["order_id"] for e in o["order_events"]})
+        assert [e.get("reason") for e in await p.order_events("e2")] == ["INSUFFICIENT_FUNDS"]
+        assert p.api("PATCH", "/accounts/erin/orders/e1", b'{"quantity": "5"}')[0] == 202
+        await p.wait_for(lambda o: any(e["order_id"] == "e1" and e["status"] == "replaced"
+                                       for e in o["order_events"]))  # fmt: skip
+        await p.order("erin", "e3", "ETH", "buy", "4", limit_price="90")
+        assert p.api("PATCH", "/accounts/erin/orders/e1", b'{"quantity": "8"}')[0] == 202
+        await p.wait_for(lambda o: any(e["order_id"] == "e1" and e["status"] == "replace_rejected"
+                                       for e in o["order_events"]))  # fmt: skip
+        assert [(e["status"], e.get("reason")) for e in await p.order_events("e3", terminal=0)] == [
+            ("accepted", None)]  # fmt: skip
+        assert [(e["status"], e.get("reason"), e.get("leaves_quantity"))
+                for e in await p.order_events("e1", terminal=0)] == [
+            ("accepted", None, "8"), ("replaced", None, "5"),
+            ("replace_rejected", "INSUFFICIENT_FUNDS", None)]  # fmt: skip
+
+        # A cancel racing the tick that fills the order: either wins, and the other knows it.
+        await asyncio.gather(
+            p.tick("ETH", "89"),
+            p.send("orders", "erin", {"action": "cancel", "order_id": "e3", "account_id": "erin"}),
+        )
+        await p.wait_for(lambda o: sum(e["order_id"] == "e3" and e["status"] in (
+            "cancelled", "cancel_rejected") for e in o["order_events"]) == 1)  # fmt: skip
+        statuses = [e["status"] for e in await p.order_events("e3")]
+        if statuses[1] == "filled":
+            assert statuses == ["accepted", "filled", "cancel_rejected"]
+            assert [f["quantity"] for f in p.fills_of("e3")] == ["4"]
+        else:
+            assert statuses == ["accepted", "cancelled"] and p.fills_of("e3") == []
+
+        # DAY ends at 17:00 New York. Placed Saturday 7 March at 17:30 EST (22:30 UTC), it lasts
+        # until Sunday's close, which daylight saving moves to 21:00 UTC (17:00 EDT).
+        placed = await p.tick("BTC", "100", after=parse_time("2026-03-07T22:30:00Z") - p.tick_time)
+        await p.order("dan", "day", "BTC", "buy", "1", limit_price="90", time_in_force="day",
+                      ts=placed)  # fmt: skip
+        await p.wait_for(lambda o: any(e["order_id"] == "day" for e in o["order_events"]))
+        await p.tick("BTC", "95", after=parse_time("2026-03-08T20:59:59Z") - p.tick_time)
+        # Still open a second before (the state the tick left, read back through the API).
+        resting = p.api("GET", "/accounts/dan")[1]["resting_orders"]
+        assert "day" in {order["order_id"] for order in resting}
+        await p.tick("BTC", "95")  # 21:00:00 UTC
+        assert [(e["status"], e.get("detail")) for e in await p.order_events("day")] == [
+            ("accepted", None), ("expired", "expired at 2026-03-08T21:00:00+00:00")]  # fmt: skip
