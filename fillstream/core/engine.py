@@ -196,7 +196,9 @@ def place(
         account.resting[order.order_id] = RestingOrder(
             replace(order, quantity=leaves), instrument.maker_fee_bps, progress
         )
-    return events + _mark(account, market, now) if takes else events
+    if takes:
+        events += _mark(account, market, now)
+    return events
 
 
 def _wait(
