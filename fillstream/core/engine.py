@@ -45,8 +45,10 @@ from fillstream.core.model import (
     Order,
     OrderIds,
     OrderType,
+    Outcome,
     Progress,
     Reason,
+    Resolution,
     RestingOrder,
     SeenOrder,
     Session,
@@ -132,6 +134,9 @@ def _execute(
     order_ids.add(order.order_id, SeenOrder(now, offset))
     if instrument is None:
         raise Rejected(Reason.UNKNOWN_SYMBOL, f"no instrument {order.symbol!r}")
+    if (resolution := market.resolution(order.symbol)) is not None:
+        detail = f"{order.symbol} resolved {resolution.result.value}: it takes no orders"
+        raise Rejected(Reason.MARKET_RESOLVED, detail)
     if order.oco_with is not None:
         other = account.resting.get(order.oco_with)
         if other is None or other.order.oco_with is not None:
@@ -441,6 +446,36 @@ def _mark(account: Account, market: Market, now: datetime) -> list[Event]:
         events.append(ended(account, resting, OrderStatus.CANCELLED, now,
                              Reason.ACCOUNT_HALTED, "cancelled by the drawdown halt"))  # fmt: skip
     return events + _liquidate(account, market, now)
+
+
+def settle(account: Account, resolution: Resolution, market: Market, now: datetime) -> list[Event]:
+    """A prediction market has resolved: the account's resting orders on it are cancelled, and
+    each of its positions in it is sold at its payout (1 or 0, a split's price, or for a void
+    market its average cost), without a fee, in a settlement fill (order id
+    ``~settlement-<symbol>``); then the account is marked, as the payout moves its equity."""
+    symbol = resolution.symbol
+    detail = f"{symbol} resolved {resolution.result.value}"
+    with localcontext(EXACT):
+        events: list[Event] = []
+        for order_id, resting in list(account.resting.items()):
+            if resting.order.symbol == symbol:
+                del account.resting[order_id]
+                events.append(ended(account, resting, OrderStatus.CANCELLED, now,
+                                    Reason.MARKET_RESOLVED, detail))  # fmt: skip
+        for outcome in Outcome:
+            position = account.positions.get(position_key(symbol, outcome))
+            if position is None:
+                continue
+            assert position.quantity > 0, "prediction shares are only ever held"
+            payout = resolution.payout(outcome)
+            price = position.avg_price if payout is None else payout
+            order = Order(f"{ENGINE_ID_PREFIX}settlement-{symbol}", account.account_id, symbol,
+                          Side.SELL, OrderType.MARKET, position.quantity, outcome)  # fmt: skip
+            done = NOTHING_FILLED.add(position.quantity, price)
+            fill, _ = _fill(account, market, order, position.quantity, price, ZERO,
+                            Liquidity.SETTLEMENT, now, done, ZERO)  # fmt: skip
+            events.append(fill)
+        return events + _mark(account, market, now)
 
 
 def _liquidate(account: Account, market: Market, now: datetime) -> list[Event]:

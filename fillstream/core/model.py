@@ -84,6 +84,19 @@ class TimeInForce(StrEnum):
 class Liquidity(StrEnum):
     TAKER = "taker"
     MAKER = "maker"
+    SETTLEMENT = "settlement"
+    """A resolved prediction market paying its shares out: no liquidity taken, no fee."""
+
+
+class Result(StrEnum):
+    """How a prediction market resolved."""
+
+    YES = "yes"
+    NO = "no"
+    VOID = "void"
+    """Every share is returned at its average cost."""
+    SPLIT = "split"
+    """YES shares pay ``yes_payout``, NO shares the rest of 1."""
 
 
 EXACT = Context(
@@ -114,6 +127,8 @@ class Reason(StrEnum):
     ACCOUNT_HALTED = "ACCOUNT_HALTED"
     DUPLICATE_ORDER_ID = "DUPLICATE_ORDER_ID"
     UNKNOWN_SYMBOL = "UNKNOWN_SYMBOL"
+    MARKET_RESOLVED = "MARKET_RESOLVED"
+    """The prediction market has resolved: it takes no orders, and its resting ones ended."""
     NO_MARKET_DATA = "NO_MARKET_DATA"
     RISK_LIMIT = "RISK_LIMIT"
     INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
@@ -135,6 +150,23 @@ class Instrument:
     slippage_bps: Decimal
     tick_size: Decimal | None = None
     lot_size: Decimal | None = None
+
+
+@dataclass(frozen=True)
+class Resolution:
+    symbol: str
+    result: Result
+    yes_payout: Decimal | None = None
+    """Split only: what a YES share pays (a NO share pays 1 - it)."""
+
+    def payout(self, outcome: Outcome) -> Decimal | None:
+        """What a share of ``outcome`` pays; None for a void market (each returns its cost)."""
+        if self.result is Result.VOID:
+            return None
+        if self.result is Result.SPLIT:
+            assert self.yes_payout is not None
+            return self.yes_payout if outcome is Outcome.YES else ONE - self.yes_payout
+        return ONE if self.result.value == outcome.value else ZERO
 
 
 @dataclass(frozen=True)
@@ -325,7 +357,11 @@ def split_position_key(key: str) -> tuple[str, Outcome | None]:
     return symbol, Outcome(outcome) if outcome else None
 
 
-def unquoted(symbol: str) -> Quote | None:
+def _unquoted(symbol: str) -> Quote | None:
+    return None
+
+
+def _unresolved(symbol: str) -> Resolution | None:
     return None
 
 
@@ -336,7 +372,9 @@ class Market:
 
     instrument: Callable[[str], Instrument | None]
     last_price: Callable[[str], Decimal | None]
-    quote: Callable[[str], Quote | None] = unquoted
+    quote: Callable[[str], Quote | None] = _unquoted
+    resolution: Callable[[str], Resolution | None] = _unresolved
+    """How a prediction market resolved, once it has."""
 
 
 def copy_account(account: Account) -> Account:

@@ -26,6 +26,8 @@ from fillstream.core.model import (
     MAX_ORDER_PCT,
     MAX_PRICE,
     MAX_QUANTITY,
+    ONE,
+    PLACES,
     Cancel,
     Instrument,
     Kind,
@@ -35,6 +37,8 @@ from fillstream.core.model import (
     Outcome,
     Quote,
     Replace,
+    Resolution,
+    Result,
     Side,
     TimeInForce,
 )
@@ -84,7 +88,9 @@ class TickMessage(Inbound):
     size; for a prediction market every price is a YES price in (0, 1). Key = symbol."""
 
     symbol: Symbol
-    price: Annotated[Money, bounded(MAX_PRICE)]
+    price: Annotated[Money, Field(ge=0, le=MAX_PRICE, decimal_places=PLACES)] = Field(
+        description="Above 0; a prediction market's may be at its bounds, 0 or 1 (resolving)."
+    )
     ts: Timestamp
     size: Annotated[Money, bounded(MAX_QUANTITY)] | None = Field(
         None, description="The last trade's quantity: what it can fill of resting limits."
@@ -113,6 +119,30 @@ class TickMessage(Inbound):
         if self.bid is None and self.ask is None and self.size is None:
             return None
         return Quote(self.bid, self.ask, self.bid_size, self.ask_size, self.size)
+
+
+class ResolutionMessage(Inbound):
+    """How a prediction market resolved; topic ``resolutions``, compacted, key = symbol. Its
+    positions are paid out, its resting orders cancelled, and it takes no more orders."""
+
+    symbol: Symbol
+    result: Result
+    yes_payout: Annotated[Money, rate(ONE, strict=True)] | None = Field(
+        None, description="With result split only: what a YES share pays, in (0, 1)."
+    )
+    ts: Timestamp | None = None
+
+    @model_validator(mode="after")
+    def _a_payout_with_a_split(self) -> ResolutionMessage:
+        if (self.result is Result.SPLIT) != (self.yes_payout is not None):
+            raise ValueError("yes_payout goes with result split, and only with it")
+        if self.yes_payout is not None and self.yes_payout == 0:
+            raise ValueError("a split's yes_payout is above 0 (else the market resolved no)")
+        return self
+
+
+def to_resolution(message: ResolutionMessage) -> Resolution:
+    return Resolution(message.symbol, message.result, message.yes_payout)
 
 
 class OrderMessage(Inbound):

@@ -1,11 +1,12 @@
-"""The internal ``market-data`` topic: the router's batches of instruments and ticks, one record
-per account partition per batch, so each partition keeps its own copy of the market."""
+"""The internal ``market-data`` topic: the router's batches of instruments, ticks and
+resolutions, one record per account partition per batch, so each partition keeps its own copy of
+the market."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fillstream.wire.inbound import InstrumentMessage, TickMessage
+from fillstream.wire.inbound import InstrumentMessage, ResolutionMessage, TickMessage
 
 
 class InstrumentUpdate(BaseModel):
@@ -27,10 +28,20 @@ class TickUpdate(BaseModel):
     offset: int = Field(ge=0)
 
 
+class ResolutionUpdate(BaseModel):
+    """A resolution the router has validated; its ``ts`` is the event time it settled on."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    resolution: ResolutionMessage
+    partition: int = Field(ge=0, description="Where the router read it in `resolutions`.")
+    offset: int = Field(ge=0)
+
+
 class MarketDataBatch(BaseModel):
     """Topic ``market-data`` (internal), no key, written to every partition: the valid inputs of
     one router batch, in the order the router read them."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    updates: list[InstrumentUpdate | TickUpdate]
+    updates: list[InstrumentUpdate | TickUpdate | ResolutionUpdate]

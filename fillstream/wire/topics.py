@@ -9,7 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from fillstream.wire.inbound import AccountMessage, InstrumentMessage, OrderCommand, TickMessage
+from fillstream.wire.inbound import (
+    AccountMessage,
+    InstrumentMessage,
+    OrderCommand,
+    ResolutionMessage,
+    TickMessage,
+)
 from fillstream.wire.market_data import MarketDataBatch
 from fillstream.wire.outbound import (
     DeadLetterMessage,
@@ -33,6 +39,7 @@ INSTRUMENTS = TopicContract("instruments", InstrumentMessage, inbound=True, comp
 ACCOUNTS = TopicContract("accounts", AccountMessage, inbound=True, compacted=True)
 TICKS = TopicContract("ticks", TickMessage, inbound=True)
 ORDERS = TopicContract("orders", OrderCommand, inbound=True)
+RESOLUTIONS = TopicContract("resolutions", ResolutionMessage, inbound=True, compacted=True)
 MARKET_DATA = TopicContract("market_data", MarketDataBatch, internal=True)
 FILLS = TopicContract("fills", FillMessage)
 ORDER_EVENTS = TopicContract("order_events", OrderEventMessage)
@@ -40,6 +47,6 @@ RISK_EVENTS = TopicContract("risk_events", RiskEventMessage)
 DEAD_LETTERS = TopicContract("dead_letters", DeadLetterMessage)
 
 CONTRACT = (
-    INSTRUMENTS, ACCOUNTS, TICKS, ORDERS, MARKET_DATA, FILLS, ORDER_EVENTS, RISK_EVENTS,
-    DEAD_LETTERS,
+    INSTRUMENTS, ACCOUNTS, TICKS, ORDERS, RESOLUTIONS, MARKET_DATA, FILLS, ORDER_EVENTS,
+    RISK_EVENTS, DEAD_LETTERS,
 )  # fmt: skip

@@ -34,8 +34,9 @@ from fillstream.wire.inbound import (
     OrderMessage,
     to_command,
     to_order,
+    to_resolution,
 )
-from fillstream.wire.market_data import InstrumentUpdate, MarketDataBatch
+from fillstream.wire.market_data import InstrumentUpdate, MarketDataBatch, ResolutionUpdate
 from fillstream.worker.checkpoint import Checkpoint
 from fillstream.worker.documents import Output, StoredAccount, dump_seen, load_seen
 from fillstream.worker.inputs import Input, event_time, require_key
@@ -76,6 +77,7 @@ class Execution:
         self._accounts = settings.topic(contract.ACCOUNTS.name)
         self._instruments = settings.topic(contract.INSTRUMENTS.name)
         self._ticks = settings.topic(contract.TICKS.name)
+        self._resolutions = settings.topic(contract.RESOLUTIONS.name)
         self._defaults = AccountLimits(
             settings.default_max_leverage,
             settings.default_max_order_pct,
@@ -211,7 +213,12 @@ class Execution:
         events: list[Event] = []
         ts: datetime | None = None
         for update in batch.updates:
-            topic = self._instruments if isinstance(update, InstrumentUpdate) else self._ticks
+            if isinstance(update, InstrumentUpdate):
+                topic = self._instruments
+            elif isinstance(update, ResolutionUpdate):
+                topic = self._resolutions
+            else:
+                topic = self._ticks
             source = f"{topic}#{update.partition}"
             # Applied here already (a router batch sent again): the market keeps its newer
             # state, while each account judges by its own offsets, so an account whose last
@@ -222,6 +229,21 @@ class Execution:
             if isinstance(update, InstrumentUpdate):
                 if newer:
                     state.set_instrument(update.instrument)
+                continue
+            if isinstance(update, ResolutionUpdate):
+                if newer:
+                    state.set_resolution(update.resolution)
+                resolution, at = to_resolution(update.resolution), update.resolution.ts
+                assert at is not None  # the router settles on a time
+                key = market_key(resolution.symbol, state.partition)
+                for account_id in sorted(state.watchers_of(key)):
+                    entry = touched.of(account_id)
+                    if entry.replayed or entry.stored.has_applied(source, update.offset):
+                        continue
+                    settled = engine.settle(entry.account, resolution, market, at)
+                    entry.changed |= bool(settled)
+                    events += settled
+                resting_on.pop(key, None)
                 continue
             tick = update.tick
             symbol, ts = tick.symbol, tick.ts

@@ -16,8 +16,14 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from fillstream.core.model import Account, Instrument, Market, Quote, split_position_key
-from fillstream.wire.inbound import InstrumentMessage, TickMessage, to_instrument
+from fillstream.core.model import Account, Instrument, Market, Quote, Resolution, split_position_key
+from fillstream.wire.inbound import (
+    InstrumentMessage,
+    ResolutionMessage,
+    TickMessage,
+    to_instrument,
+    to_resolution,
+)
 from fillstream.worker.documents import Output, StoredAccount, dump_stored, load_stored
 from fillstream.worker.tables import (
     Table,
@@ -40,6 +46,7 @@ class PartitionState:
         self._accounts: dict[str, StoredAccount] = {}
         self._instruments: dict[str, Instrument] = {}
         self._prices: dict[str, tuple[Decimal, Quote | None]] = {}
+        self._resolutions: dict[str, Resolution] = {}
         self._watchers: dict[str, set[str]] | None = None
         self._market_position: dict[str, int] | None = None
         self._changed = changed
@@ -149,6 +156,11 @@ class PartitionState:
         self._tables.instruments[key] = message.model_dump(mode="json")
         self._instruments[key] = to_instrument(message)
 
+    def set_resolution(self, message: ResolutionMessage) -> None:
+        key = market_key(message.symbol, self.partition)
+        self._tables.resolutions[key] = message.model_dump(mode="json")
+        self._resolutions[key] = to_resolution(message)
+
     def set_price(self, key: str, tick: TickMessage) -> None:
         """The latest tick, for the rules at once; the prices table is written once per batch."""
         self._prices[key] = (tick.price, tick.quote())
@@ -172,7 +184,11 @@ class PartitionState:
             latest = tick(symbol)
             return latest[1] if latest else None
 
-        return Market(instrument, last_price, quote)
+        def resolution(symbol: str) -> Resolution | None:
+            key = market_key(symbol, self.partition)
+            return _decoded(self._resolutions, self._tables.resolutions, key, _to_resolution)
+
+        return Market(instrument, last_price, quote, resolution)
 
     def watchers_of(self, key: str) -> set[str]:
         """The accounts holding or resting on a market key, by an index kept in memory.
@@ -242,6 +258,10 @@ def watched_symbols(account: Account | None) -> set[str]:
         return set()
     held = {split_position_key(key)[0] for key in account.positions}
     return held | {resting.order.symbol for resting in account.resting.values()}
+
+
+def _to_resolution(document: dict[str, Any]) -> Resolution:
+    return to_resolution(ResolutionMessage.model_validate(document))
 
 
 def _to_tick(document: dict[str, Any]) -> tuple[Decimal, Quote | None]:

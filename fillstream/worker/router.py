@@ -1,5 +1,5 @@
-"""The market router: instruments and ticks (keyed by symbol) in, validated, and copied in batches
-to every account partition on the internal ``market-data`` topic.
+"""The market router: instruments, ticks and resolutions (keyed by symbol) in, validated, and
+copied in batches to every account partition on the internal ``market-data`` topic.
 
 Each account partition keeps its own copy of the market, so checks, resting-limit fills and marks
 run beside the account state, in the order the partition sees them, with no cross-partition reads.
@@ -15,13 +15,18 @@ from fillstream.core.model import Kind
 from fillstream.settings import Settings
 from fillstream.wire import topics as contract
 from fillstream.wire.codec import BadMessage, decode, encode
-from fillstream.wire.inbound import InstrumentMessage, TickMessage
-from fillstream.wire.market_data import InstrumentUpdate, MarketDataBatch, TickUpdate
+from fillstream.wire.inbound import InstrumentMessage, ResolutionMessage, TickMessage
+from fillstream.wire.market_data import (
+    InstrumentUpdate,
+    MarketDataBatch,
+    ResolutionUpdate,
+    TickUpdate,
+)
 from fillstream.worker.checkpoint import Checkpoint
 from fillstream.worker.documents import Output
 from fillstream.worker.inputs import Input, event_time, require_key
 from fillstream.worker.sequencing import Sequencer
-from fillstream.worker.tables import Table
+from fillstream.worker.tables import Table, pair_key
 
 # A batch closes at this many inputs or after this long, whichever comes first. The fan-out then
 # costs one record per partition per batch instead of one per tick; the wait is what batching
@@ -39,9 +44,10 @@ class Router:
         self._checkpoint = checkpoint
         self._sequencer = sequencer
         self._instruments = settings.topic("instruments")
+        self._resolutions = settings.topic("resolutions")
         self._partitions = settings.topic_partitions
         self._max_clock_skew = timedelta(seconds=settings.max_clock_skew_seconds)
-        self._updates: list[InstrumentUpdate | TickUpdate] = []
+        self._updates: list[InstrumentUpdate | TickUpdate | ResolutionUpdate] = []
 
     async def run(self, stream: StreamT) -> None:
         """The agent."""
@@ -65,20 +71,56 @@ class Router:
                 )
             )
             return
+        if record.topic == self._resolutions:
+            self._resolve(record)
+            return
         tick = decode(TickMessage, record.value)
         require_key(record, tick.symbol, "symbol")
         kind = self._kinds.get(tick.symbol)
         if kind == Kind.PREDICTION.value:
-            for name in ("price", "bid", "ask"):
+            # A market about to resolve trades at its bounds: accepted, and nothing trades at them.
+            if tick.price > 1:
+                raise BadMessage(
+                    f"a prediction market's YES price must be in [0, 1], got {tick.price}"
+                )
+            for name in ("bid", "ask"):
                 value = getattr(tick, name)
                 if value is not None and value >= 1:
                     raise BadMessage(
                         f"a prediction market's YES {name} must be in (0, 1), got {value}"
                     )
+        elif tick.price == 0:
+            raise BadMessage("price must be above 0 (0 only for a prediction market at its bound)")
         ts = event_time(record, tick.ts, self._max_clock_skew)
         self._updates.append(
             TickUpdate(
                 tick=tick.model_copy(update={"ts": ts}),
+                partition=record.partition,
+                offset=record.offset,
+            )
+        )
+
+    def _resolve(self, record: Input) -> None:
+        """A prediction market's result, once: the same result again is let through (the
+        partitions apply each input once), another is refused."""
+        resolution = decode(ResolutionMessage, record.value)
+        require_key(record, resolution.symbol, "symbol")
+        if self._kinds.get(resolution.symbol) != Kind.PREDICTION.value:
+            raise BadMessage(f"{resolution.symbol!r} is not a known prediction market")
+        ts = event_time(record, resolution.ts, self._max_clock_skew)
+        key = pair_key("resolution", resolution.symbol)
+        result = resolution.model_dump(mode="json", exclude={"ts"})
+        before = self._kinds.get(key)
+        if before is not None and before != result:
+            payout = f" at {before['yes_payout']}" if before.get("yes_payout") else ""
+            raise BadMessage(
+                f"{resolution.symbol!r} has already resolved {before['result']}{payout}: "
+                "a resolution is final"
+            )
+        self._kinds[key] = result
+        self._updates.append(
+            ResolutionUpdate(
+                resolution=resolution.model_copy(update={"ts": ts}),
                 partition=record.partition,
                 offset=record.offset,
             )

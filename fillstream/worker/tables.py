@@ -29,7 +29,9 @@ class Tables:
     watchers: Table
     """[symbol@partition, account_id] for each account holding or resting on it -> true."""
     router_instruments: Table
-    """symbol -> kind, for validating ticks."""
+    """symbol -> kind, for validating ticks; [resolution, symbol] -> how it resolved."""
+    resolutions: Table
+    """symbol@partition -> how the prediction market resolved (`ResolutionMessage`)."""
     order_ids: Table
     """[account_id, order_id] -> first use and source offset."""
     order_status: Table
@@ -51,6 +53,7 @@ class Tables:
             "prices": "prices",
             "watchers": "watchers",
             "router_instruments": "router-instruments",
+            "resolutions": "resolutions",
             "order_ids": "order-ids",
             "order_status": "order-status",
             "progress": "progress",

@@ -27,7 +27,7 @@ class Topics:
     """The execution agent's one subscription: orders, accounts and market data are
     co-partitioned, so partition p of each is one unit of work."""
     symbol_inputs: TopicT
-    """The router's: instruments and ticks, both keyed by symbol."""
+    """The router's: instruments, ticks and resolutions, all keyed by symbol."""
 
     @classmethod
     def declare(cls, app: faust.App, settings: Settings) -> Topics:
@@ -47,5 +47,7 @@ class Topics:
             account_inputs=app.topic(
                 name(contract.ORDERS), name(contract.ACCOUNTS), name(contract.MARKET_DATA)
             ),
-            symbol_inputs=app.topic(name(contract.INSTRUMENTS), name(contract.TICKS)),
+            symbol_inputs=app.topic(
+                name(contract.INSTRUMENTS), name(contract.TICKS), name(contract.RESOLUTIONS)
+            ),
         )

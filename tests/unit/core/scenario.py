@@ -21,6 +21,8 @@ from fillstream.core.model import (
     Outcome,
     Quote,
     Replace,
+    Resolution,
+    Result,
     Session,
     Side,
     TimeInForce,
@@ -45,7 +47,10 @@ class Book:
         self.instruments = {i.symbol: i for i in instruments}
         self.prices: dict[str, Decimal] = {}
         self.quotes: dict[str, Quote] = {}
-        self.market = Market(self.instruments.get, self.prices.get, self.quotes.get)
+        self.resolutions: dict[str, Resolution] = {}
+        self.market = Market(
+            self.instruments.get, self.prices.get, self.quotes.get, self.resolutions.get
+        )
         self.offset = 0
         self.clock = T0
         self.order_ids = InMemoryOrderIds()
@@ -135,6 +140,14 @@ class Book:
         self.quote(symbol, **quote)
         filled = engine.fill_resting(account, symbol, self.market, self.clock)
         return filled + engine.mark(account, self.market, self.clock)
+
+    def resolve(
+        self, account: Account, symbol: str, result: str, yes_payout: str | None = None
+    ) -> list[Event]:
+        self.clock += timedelta(seconds=1)
+        resolution = Resolution(symbol, Result(result), yes_payout and D(yes_payout))
+        self.resolutions[symbol] = resolution
+        return engine.settle(account, resolution, self.market, self.clock)
 
     def quote(self, symbol: str, **quote: str) -> None:
         """What the latest tick of ``symbol`` quotes beside its price."""

@@ -24,13 +24,23 @@ async def test_a_batch_reaches_every_partition_once_with_only_the_valid_inputs(t
     sequencer = Sequencer("r", {}, checkpoint, dead_letters, "", size=1, within=0)
     router = Router(settings, kinds, checkpoint, sequencer)
     inputs = Inputs()
+    resolved = {"symbol": "POLL", "result": "yes", "ts": "2026-04-01T10:00:02Z"}
     for topic, key, value in [
         ("instruments", "POLL", POLL),
+        ("instruments", "BTC", {**POLL, "symbol": "BTC", "kind": "crypto"}),
         ("ticks", "POLL", {"symbol": "POLL", "price": "0.4", "ts": "2026-04-01T09:59:00Z"}),
-        ("ticks", "POLL", {"symbol": "POLL", "price": "1", "ts": "2026-04-01T10:00:00Z"}),
+        ("ticks", "POLL", {"symbol": "POLL", "price": "1.5", "ts": "2026-04-01T10:00:00Z"}),
         ("instruments", "POLL", {**POLL, "kind": "crypto"}),
         # A year ahead of its record (2026-04-01T10:00:00Z): it takes the record's time.
         ("ticks", "POLL", {"symbol": "POLL", "price": "0.5", "ts": "2027-04-01T10:00:00Z"}),
+        # At its bound while it resolves: accepted. A crypto price of 0 is not.
+        ("ticks", "POLL", {"symbol": "POLL", "price": "1", "ts": "2026-04-01T10:00:01Z"}),
+        ("ticks", "BTC", {"symbol": "BTC", "price": "0", "ts": "2026-04-01T10:00:01Z"}),
+        # Resolved once; the same result again passes, another is refused, as is a crypto one.
+        ("resolutions", "POLL", resolved),
+        ("resolutions", "POLL", {**resolved, "result": "no"}),
+        ("resolutions", "POLL", resolved),
+        ("resolutions", "BTC", {**resolved, "symbol": "BTC"}),
     ]:
         await dead_letters.guarded(inputs.record(topic, key, value), router.add)
     await router.broadcast()
@@ -41,11 +51,21 @@ async def test_a_batch_reaches_every_partition_once_with_only_the_valid_inputs(t
     assert len({str(sent.value) for sent in market_data.sent}) == 1
     batch = MarketDataBatch.model_validate(market_data.sent[0].value)
     ticks = [(u.tick.price, u.tick.ts.isoformat()) for u in batch.updates if hasattr(u, "tick")]
-    assert [str(price) for price, _ in ticks] == ["0.4", "0.5"]
-    assert [ts for _, ts in ticks] == ["2026-04-01T09:59:00+00:00", "2026-04-01T10:00:00+00:00"]
+    assert [str(price) for price, _ in ticks] == ["0.4", "0.5", "1"]
+    assert [ts for _, ts in ticks][:2] == ["2026-04-01T09:59:00+00:00", "2026-04-01T10:00:00+00:00"]
+    results = [u.resolution for u in batch.updates if hasattr(u, "resolution")]
+    assert [(r.symbol, r.result.value, r.ts.isoformat()) for r in results] == [  # type: ignore[union-attr]
+        ("POLL", "yes", "2026-04-01T10:00:02+00:00")] * 2  # fmt: skip
     assert [letter["error"] for letter in letters.values()] == [
-        "a prediction market's YES price must be in (0, 1), got 1",
+        "a prediction market's YES price must be in [0, 1], got 1.5",
         "instrument 'POLL' is prediction; its kind cannot change (positions and prices in it "
         "would change meaning)",
+        "price must be above 0 (0 only for a prediction market at its bound)",
+        "'POLL' has already resolved yes: a resolution is final",
+        "'BTC' is not a known prediction market",
     ]
-    assert kinds == {"POLL": "prediction"}
+    assert kinds == {
+        "POLL": "prediction",
+        "BTC": "crypto",
+        '["resolution","POLL"]': {"symbol": "POLL", "result": "yes", "yes_payout": None},
+    }
