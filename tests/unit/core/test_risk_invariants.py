@@ -32,12 +32,15 @@ from fillstream.core.model import (
     InMemoryOrderIds,
     Instrument,
     Kind,
+    Liquidity,
     Market,
     Order,
     OrderType,
     Outcome,
     Quote,
     Replace,
+    Resolution,
+    Result,
     Side,
     TimeInForce,
     copy_account,
@@ -85,7 +88,10 @@ class Trading(RuleBasedStateMachine):
         }
         self.prices: dict[str, D] = {"BTC": D("100"), "ETH": D("0.37"), "PRES": D("0.5")}
         self.quotes: dict[str, Quote] = {}
-        self.market = Market(self.instruments.get, self.prices.get, self.quotes.get)
+        self.resolutions: dict[str, Resolution] = {}
+        self.market = Market(
+            self.instruments.get, self.prices.get, self.quotes.get, self.resolutions.get
+        )
         limits = AccountLimits(
             D(draw(st.sampled_from(["0.5", "1", "2", "5"]))),
             D(draw(st.sampled_from(["10", "50", "100", "400"]))),
@@ -163,9 +169,13 @@ class Trading(RuleBasedStateMachine):
         assert fill.fill_id not in self.fill_ids, f"fill id {fill.fill_id} repeated"
         self.fill_ids.add(fill.fill_id)
         kind = self.instruments[fill.symbol].kind
-        assert fill.price > 0, fill
-        if kind is Kind.PREDICTION:
-            assert fill.price < ONE, fill
+        if fill.liquidity is Liquidity.SETTLEMENT:
+            # A payout: 0 to 1 (a void market's average cost is inside), without a fee.
+            assert 0 <= fill.price <= ONE and fill.fee == 0, fill
+        else:
+            assert fill.price > 0, fill
+            if kind is Kind.PREDICTION:
+                assert fill.price < ONE, fill
         assert fill.fee >= 0 and fill.quantity > 0
 
     @rule(
@@ -351,6 +361,22 @@ class Trading(RuleBasedStateMachine):
         if instrument.kind is Kind.PREDICTION:
             return min(max(limit, D("0.0001")), D("0.9999"))
         return max(limit, D(1))
+
+    @rule(
+        when=st.integers(min_value=0, max_value=9),
+        result=st.sampled_from(Result),
+        yes_payout=st.sampled_from(["0.0001", "0.37", "0.5", "0.9999"]),
+    )
+    def resolve(self, when: int, result: Result, yes_payout: str) -> None:
+        """Now and then (not at once, so the market trades first), the prediction market
+        resolves: nothing of it stays open, and it takes no more orders."""
+        if when or "PRES" in self.resolutions:
+            return
+        payout = D(yes_payout) if result is Result.SPLIT else None
+        resolution = self.resolutions["PRES"] = Resolution("PRES", result, payout)
+        self._absorb(engine.settle(self.account, resolution, self.market, self._step()))
+        assert not [key for key in self.account.positions if key.startswith("PRES:")]
+        assert not [r for r in self.account.resting.values() if r.order.symbol == "PRES"]
 
     @rule(pick=st.integers(min_value=0, max_value=50))
     def cancel(self, pick: int) -> None:
