@@ -24,6 +24,8 @@ PRINCIPAL = "fillstream.principal"
 class Principal:
     admin: bool
     account_id: str | None = None
+    key_id: str = ""
+    """The start of the key's digest: names the key in audit records without revealing it."""
 
     def may_access(self, account_id: str) -> bool:
         return self.admin or self.account_id == account_id
@@ -54,9 +56,10 @@ class KeyRing:
                 scope = stored_scope
         if scope is None:
             return None
+        key_id = digest[:12]
         if scope == ADMIN:
-            return Principal(admin=True)
-        return Principal(admin=False, account_id=scope.removeprefix(ACCOUNT_SCOPE))
+            return Principal(admin=True, key_id=key_id)
+        return Principal(admin=False, account_id=scope.removeprefix(ACCOUNT_SCOPE), key_id=key_id)
 
 
 def bearer_key(authorization: str | None) -> str | None:

@@ -28,6 +28,7 @@ from fillstream.core.model import (
     RestingOrder,
     Side,
     TimeInForce,
+    TradingState,
     copy_account,
     position_key,
     within,
@@ -168,6 +169,11 @@ def check_risk(
     if instrument.kind is Kind.PREDICTION and order.side is Side.SELL:
         _check_position_on_offer(account, order)
     growth = buying_power.growth(account, order)
+    if growth and account.state is TradingState.REDUCING:
+        raise Rejected(
+            Reason.ACCOUNT_REDUCING,
+            f"the account may only reduce positions; the order would grow one by {growth}",
+        )
     if growth and order.reduce_only:
         raise Rejected(
             Reason.REDUCE_ONLY_WOULD_INCREASE,

@@ -8,7 +8,7 @@ from decimal import localcontext
 
 from fillstream.core.checks import Rejected, check_well_formed
 from fillstream.core.contingent import end_unprotected_entries
-from fillstream.core.engine import expire, place
+from fillstream.core.engine import expire, place, refuse_when_stopped
 from fillstream.core.events import (
     Event,
     OrderEvent,
@@ -62,6 +62,7 @@ def replace_order(
         try:
             resting = _open_order(account, command.order_id, command.account_id, order_ids)
             assert account is not None
+            refuse_when_stopped(account)
             old, progress = resting.order, resting.progress
             quantity = old.quantity
             if command.quantity is not None:
@@ -93,7 +94,7 @@ def replace_order(
             placed = place(trial, new, instrument, market, now, progress)
         except Rejected as rejection:
             return [*expired, _refused(command, OrderStatus.REPLACE_REJECTED, rejection, now)]
-        for name in ("cash", "peak_equity", "halted", "fills", "positions", "resting"):
+        for name in ("cash", "peak_equity", "state", "failed", "fills", "positions", "resting"):
             setattr(account, name, getattr(trial, name))
         changes = [
             f"{name} {before} -> {after}"

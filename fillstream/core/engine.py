@@ -54,6 +54,7 @@ from fillstream.core.model import (
     Session,
     Side,
     TimeInForce,
+    TradingState,
     position_key,
     rounded,
     split_position_key,
@@ -125,8 +126,7 @@ def _execute(
         order = replace(order, expire_at=session.end_of_day(now))
     if account is None:
         raise Rejected(Reason.UNKNOWN_ACCOUNT, f"no account {order.account_id!r}")
-    if account.halted:
-        raise Rejected(Reason.ACCOUNT_HALTED, "account halted after a drawdown violation")
+    refuse_when_stopped(account)
     seen = order_ids.get(order.order_id)
     # The same message applied again after a crash lost its state is not a duplicate of itself.
     if seen is not None and seen.offset != offset and seen.ts >= now - duplicate_window:
@@ -427,9 +427,13 @@ def _mark(account: Account, market: Market, now: datetime) -> list[Event]:
     equity = ledger.equity(account, pricing.marks_of(account, market))
     account.peak_equity = max(account.peak_equity, equity)
     drawdown = drawdown_pct(account.peak_equity, equity)
-    if account.halted or drawdown <= account.limits.max_drawdown_pct:
+    if (
+        account.failed
+        or account.state is TradingState.CLOSED
+        or drawdown <= account.limits.max_drawdown_pct
+    ):
         return []
-    account.halted = True
+    account.state, account.failed = TradingState.HALTED, True
     events: list[Event] = [
         DrawdownViolation(
             account.account_id,
@@ -445,7 +449,7 @@ def _mark(account: Account, market: Market, now: datetime) -> list[Event]:
         del account.resting[order_id]
         events.append(ended(account, resting, OrderStatus.CANCELLED, now,
                              Reason.ACCOUNT_HALTED, "cancelled by the drawdown halt"))  # fmt: skip
-    return events + _liquidate(account, market, now)
+    return events + liquidate(account, market, now)
 
 
 def settle(account: Account, resolution: Resolution, market: Market, now: datetime) -> list[Event]:
@@ -478,7 +482,16 @@ def settle(account: Account, resolution: Resolution, market: Market, now: dateti
         return events + _mark(account, market, now)
 
 
-def _liquidate(account: Account, market: Market, now: datetime) -> list[Event]:
+def refuse_when_stopped(account: Account) -> None:
+    """A halted or closed account places no order and changes none."""
+    if account.state is TradingState.HALTED:
+        why = "after a drawdown violation" if account.failed else "by the operator"
+        raise Rejected(Reason.ACCOUNT_HALTED, f"account halted {why}")
+    if account.state is TradingState.CLOSED:
+        raise Rejected(Reason.ACCOUNT_CLOSED, "account closed")
+
+
+def liquidate(account: Account, market: Market, now: datetime) -> list[Event]:
     """Close every position at once, each taking the quote (or the last price) moved by the
     slippage, whatever its size."""
     events: list[Event] = []

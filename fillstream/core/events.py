@@ -45,6 +45,7 @@ TERMINAL = frozenset(
 class RiskEventType(StrEnum):
     DRAWDOWN_VIOLATION = "drawdown_violation"
     ACCOUNT_STATUS = "account_status"
+    CONTROL = "control"
 
 
 @dataclass(frozen=True)
@@ -104,7 +105,22 @@ class AccountStatusChanged:
     type: RiskEventType = RiskEventType.ACCOUNT_STATUS
 
 
-Event = Fill | OrderEvent | DrawdownViolation | AccountStatusChanged
+@dataclass(frozen=True)
+class ControlApplied:
+    """The audit record of an operator's control: what was asked, by whom and why, and whether
+    it was applied or refused (with what it did, or why not)."""
+
+    account_id: str
+    action: str
+    result: str
+    operator: str
+    reason: str | None
+    detail: str
+    ts: datetime
+    type: RiskEventType = RiskEventType.CONTROL
+
+
+Event = Fill | OrderEvent | DrawdownViolation | AccountStatusChanged | ControlApplied
 
 
 def order_event(

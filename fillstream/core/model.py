@@ -88,6 +88,18 @@ class Liquidity(StrEnum):
     """A resolved prediction market paying its shares out: no liquidity taken, no fee."""
 
 
+class TradingState(StrEnum):
+    """What an account may do."""
+
+    ACTIVE = "active"
+    REDUCING = "reducing"
+    """Only orders that bring a position toward zero."""
+    HALTED = "halted"
+    """No orders, only cancels (nothing rests: halting cancels what did)."""
+    CLOSED = "closed"
+    """Flattened for good: nothing more, not even a resume."""
+
+
 class Result(StrEnum):
     """How a prediction market resolved."""
 
@@ -125,6 +137,7 @@ class Reason(StrEnum):
     INVALID_ORDER = "INVALID_ORDER"
     UNKNOWN_ACCOUNT = "UNKNOWN_ACCOUNT"
     ACCOUNT_HALTED = "ACCOUNT_HALTED"
+    ACCOUNT_CLOSED = "ACCOUNT_CLOSED"
     DUPLICATE_ORDER_ID = "DUPLICATE_ORDER_ID"
     UNKNOWN_SYMBOL = "UNKNOWN_SYMBOL"
     MARKET_RESOLVED = "MARKET_RESOLVED"
@@ -133,6 +146,8 @@ class Reason(StrEnum):
     RISK_LIMIT = "RISK_LIMIT"
     INSUFFICIENT_FUNDS = "INSUFFICIENT_FUNDS"
     INSUFFICIENT_POSITION = "INSUFFICIENT_POSITION"
+    ACCOUNT_REDUCING = "ACCOUNT_REDUCING"
+    """The account may only reduce its positions, and the order would grow one."""
     UNKNOWN_ORDER = "UNKNOWN_ORDER"
     """A cancel or replace names an order id the account never used."""
     POST_ONLY_WOULD_TAKE = "POST_ONLY_WOULD_TAKE"
@@ -316,12 +331,18 @@ class Account:
     cash: Decimal
     peak_equity: Decimal
     limits: AccountLimits
-    halted: bool = False
+    state: TradingState = TradingState.ACTIVE
+    failed: bool = False
+    """It breached its drawdown limit: halted for good (a resume is refused)."""
     fills: int = 0
     """How many fills the account has had; numbers its fill ids, so they never repeat."""
     # Position key: the symbol for crypto, "symbol:outcome" for prediction shares.
     positions: dict[str, Position] = field(default_factory=dict)
     resting: dict[str, RestingOrder] = field(default_factory=dict)
+
+    @property
+    def halted(self) -> bool:
+        return self.state is TradingState.HALTED
 
 
 @dataclass(frozen=True)

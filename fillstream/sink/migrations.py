@@ -147,6 +147,17 @@ FROM orders FINAL
 WHERE status IN ('filled', 'cancelled', 'expired', 'rejected')""",
         ),
     ),
+    Migration(
+        5,
+        "risk_events: operators' controls",
+        (
+            "ALTER TABLE risk_events "
+            "ADD COLUMN IF NOT EXISTS action LowCardinality(String) DEFAULT '' AFTER reason, "
+            "ADD COLUMN IF NOT EXISTS result LowCardinality(String) DEFAULT '' AFTER action, "
+            "ADD COLUMN IF NOT EXISTS operator String DEFAULT '' AFTER result, "
+            "ADD COLUMN IF NOT EXISTS detail String DEFAULT '' AFTER operator",
+        ),
+    ),
 )
 
 

@@ -25,6 +25,7 @@ from fillstream import metrics
 from fillstream.wire import topics as contract
 from fillstream.wire.outbound import (
     AccountStatusMessage,
+    ControlMessage,
     DrawdownViolationMessage,
     FillMessage,
     OrderEventMessage,
@@ -235,6 +236,8 @@ TRADES = TableSpec(
     "trades", [*columns_of(FillMessage), Column("notional", MONEY, compute=_notional)]
 )
 ORDERS = TableSpec("orders", columns_of(OrderEventMessage))
-RISK_EVENTS = TableSpec("risk_events", columns_of(AccountStatusMessage, DrawdownViolationMessage))
+RISK_EVENTS = TableSpec(
+    "risk_events", columns_of(AccountStatusMessage, DrawdownViolationMessage, ControlMessage)
+)
 TABLES = {contract.FILLS: TRADES, contract.ORDER_EVENTS: ORDERS, contract.RISK_EVENTS: RISK_EVENTS}
 """The table each output topic is stored in, its columns derived from the topic's models."""

@@ -18,6 +18,7 @@ from pydantic import (
     model_validator,
 )
 
+from fillstream.core.controls import Action, Control
 from fillstream.core.model import (
     BPS,
     HUNDRED,
@@ -143,6 +144,20 @@ class ResolutionMessage(Inbound):
 
 def to_resolution(message: ResolutionMessage) -> Resolution:
     return Resolution(message.symbol, message.result, message.yes_payout)
+
+
+class ControlRequest(Inbound):
+    """An operator's control of one account; topic ``controls``, key = account_id."""
+
+    account_id: Identifier
+    action: Action
+    operator: Identifier = Field(description="Who sent it, for the audit record.")
+    reason: Annotated[str, Field(max_length=500)] | None = None
+    ts: Timestamp | None = None
+
+
+def to_control(message: ControlRequest) -> Control:
+    return Control(message.account_id, message.action, message.operator, message.reason)
 
 
 class OrderMessage(Inbound):

@@ -71,13 +71,26 @@ class DrawdownViolationMessage(Outbound):
 class AccountStatusMessage(Outbound):
     type: Literal["account_status"]
     account_id: str
-    status: Literal["active", "halted"]
+    status: Literal["active", "reducing", "halted", "closed"]
     reason: str
     ts: Timestamp
 
 
+class ControlMessage(Outbound):
+    """The audit record of an operator's control, applied or refused."""
+
+    type: Literal["control"]
+    account_id: str
+    action: Literal["halt", "reduce", "resume", "flatten", "close"]
+    result: Literal["applied", "refused"]
+    operator: str
+    reason: str | None = Field(None, description="Why the operator sent it, as they said.")
+    detail: str = Field(description="The state change (`active -> halted`), or why refused.")
+    ts: Timestamp
+
+
 RiskEventMessage = Annotated[
-    DrawdownViolationMessage | AccountStatusMessage, Field(discriminator="type")
+    DrawdownViolationMessage | AccountStatusMessage | ControlMessage, Field(discriminator="type")
 ]
 """Topic ``risk-events``, key = account_id."""
 

@@ -11,6 +11,7 @@ from typing import Any
 
 from fillstream.wire.inbound import (
     AccountMessage,
+    ControlRequest,
     InstrumentMessage,
     OrderCommand,
     ResolutionMessage,
@@ -40,6 +41,7 @@ ACCOUNTS = TopicContract("accounts", AccountMessage, inbound=True, compacted=Tru
 TICKS = TopicContract("ticks", TickMessage, inbound=True)
 ORDERS = TopicContract("orders", OrderCommand, inbound=True)
 RESOLUTIONS = TopicContract("resolutions", ResolutionMessage, inbound=True, compacted=True)
+CONTROLS = TopicContract("controls", ControlRequest, inbound=True)
 MARKET_DATA = TopicContract("market_data", MarketDataBatch, internal=True)
 FILLS = TopicContract("fills", FillMessage)
 ORDER_EVENTS = TopicContract("order_events", OrderEventMessage)
@@ -47,6 +49,6 @@ RISK_EVENTS = TopicContract("risk_events", RiskEventMessage)
 DEAD_LETTERS = TopicContract("dead_letters", DeadLetterMessage)
 
 CONTRACT = (
-    INSTRUMENTS, ACCOUNTS, TICKS, ORDERS, RESOLUTIONS, MARKET_DATA, FILLS, ORDER_EVENTS,
+    INSTRUMENTS, ACCOUNTS, TICKS, ORDERS, RESOLUTIONS, CONTROLS, MARKET_DATA, FILLS, ORDER_EVENTS,
     RISK_EVENTS, DEAD_LETTERS,
 )  # fmt: skip

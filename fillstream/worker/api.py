@@ -24,7 +24,7 @@ from fillstream.core.model import Account, Market, split_position_key
 from fillstream.settings import Settings
 from fillstream.sink.rows import TRADES
 from fillstream.wire.codec import encode
-from fillstream.wire.inbound import CancelMessage, OrderMessage, ReplaceMessage
+from fillstream.wire.inbound import CancelMessage, ControlRequest, OrderMessage, ReplaceMessage
 from fillstream.wire.outbound import FillMessage
 from fillstream.wire.times import format_time, parse_time
 from fillstream.worker.app import App
@@ -168,6 +168,38 @@ def register(
                 return self.json({"errors": _field_errors(error)}, status=422)
             return await submit(self, replace)
 
+    @app.page("/accounts/{account_id}/controls")
+    class ControlsView(View):
+        @timed("/accounts/{account_id}/controls")
+        async def post(self, request: Request, account_id: str) -> Response:
+            """An operator's control of the account (admin keys only): body ``{"action",
+            "reason"?}``; applied in the account's order, audited on ``risk-events`` with the
+            key that sent it as the operator."""
+            principal: Principal = request[PRINCIPAL]  # type: ignore[index]
+            if not principal.admin:
+                return _error(self, 403, "controls need an admin key")
+            try:
+                payload = json.loads(await request.read())
+                if not isinstance(payload, dict):
+                    raise ValueError("expected a JSON object")
+                control = ControlRequest.model_validate(
+                    {**payload, "account_id": account_id, "operator": f"api:{principal.key_id}"}
+                )
+            except ValueError as error:
+                return self.json({"errors": _field_errors(error)}, status=422)
+            try:
+                delivery = await topics.controls.send(
+                    key=account_id.encode(), value=encode(control)
+                )
+                await asyncio.wait_for(delivery, KAFKA_SEND_TIMEOUT_SECONDS)
+            except (TimeoutError, KafkaError) as error:
+                return _error(self, 503, f"Kafka unavailable, control not confirmed: {error!r}")
+            return self.json(
+                {"account_id": account_id, "action": control.action.value,
+                 "status": "submitted"},
+                status=202,
+            )  # fmt: skip
+
     @app.page("/accounts/{account_id}/trades")
     class TradesView(View):
         """Trade history from ClickHouse, oldest first, by keyset pages on (ts, fill_id): a
@@ -252,7 +284,7 @@ def _account_view(account: Account, market: Market) -> dict:
         resting.append(entry)
     return {
         "account_id": account.account_id,
-        "status": "halted" if account.halted else "active",
+        "status": account.state.value,
         "cash": format(account.cash, "f"),
         "equity": format(equity, "f"),
         "peak_equity": format(account.peak_equity, "f"),

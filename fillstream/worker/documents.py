@@ -25,6 +25,7 @@ from fillstream.core.model import (
     SeenOrder,
     Side,
     TimeInForce,
+    TradingState,
 )
 
 
@@ -93,7 +94,8 @@ def dump_account(account: Account) -> dict[str, Any]:
         "max_leverage": str(account.limits.max_leverage),
         "max_order_pct": str(account.limits.max_order_pct),
         "max_drawdown_pct": str(account.limits.max_drawdown_pct),
-        "halted": account.halted,
+        "state": account.state.value,
+        "failed": account.failed,
         "fills": account.fills,
         "positions": {
             key: {"quantity": str(position.quantity), "cost": str(position.cost)}
@@ -115,7 +117,9 @@ def load_account(document: dict[str, Any]) -> Account:
             max_order_pct=Decimal(document["max_order_pct"]),
             max_drawdown_pct=Decimal(document["max_drawdown_pct"]),
         ),
-        halted=document["halted"],
+        # Documents from before trading states held only "halted": a drawdown halt.
+        state=TradingState(document.get("state", "halted" if document.get("halted") else "active")),
+        failed=document.get("failed", bool(document.get("halted"))),
         fills=document.get("fills", 0),
         positions={key: _load_position(item) for key, item in document["positions"].items()},
         resting={item.order.order_id: item for item in resting},

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 from faust.types import TP, StreamT, TopicT
 
-from fillstream.core import commands, engine
+from fillstream.core import commands, controls, engine
 from fillstream.core.events import AccountStatusChanged, Event
 from fillstream.core.model import (
     ENGINE_ID_PREFIX,
@@ -30,9 +30,11 @@ from fillstream.wire import topics as contract
 from fillstream.wire.codec import decode
 from fillstream.wire.inbound import (
     AccountMessage,
+    ControlRequest,
     OrderCommand,
     OrderMessage,
     to_command,
+    to_control,
     to_order,
     to_resolution,
 )
@@ -78,6 +80,7 @@ class Execution:
         self._instruments = settings.topic(contract.INSTRUMENTS.name)
         self._ticks = settings.topic(contract.TICKS.name)
         self._resolutions = settings.topic(contract.RESOLUTIONS.name)
+        self._controls = settings.topic(contract.CONTROLS.name)
         self._defaults = AccountLimits(
             settings.default_max_leverage,
             settings.default_max_order_pct,
@@ -101,6 +104,8 @@ class Execution:
                 self._on_order(record, state)
             elif record.topic == self._accounts:
                 self._on_account(record, state)
+            elif record.topic == self._controls:
+                self._on_control(record, state)
             else:
                 self._on_market_data(record, state)
         except BaseException:
@@ -160,6 +165,33 @@ class Execution:
         if stored is not None:
             state.save(stored, watched_before, {record.progress_key: record.offset}, outputs)
         else:
+            order_ids.reject_without_account(row, SeenOrder(now, record.offset), outputs)
+        self._checkpoint.publish(outputs)
+
+    def _on_control(self, record: Input, state: PartitionState) -> None:
+        """An operator's control of one account: applied in the account's order, with its
+        orders, and audited on ``risk-events`` either way."""
+        message = decode(ControlRequest, record.value)
+        require_key(record, message.account_id, "account_id")
+        stored = state.stored(message.account_id)
+        order_ids = _OrderIds(self._tables.order_ids, message.account_id)
+        row = f"{ENGINE_ID_PREFIX}control@{record.progress_key}:{record.offset}"
+        if stored is not None:
+            self._owed(state, stored)
+            if stored.has_applied(record.progress_key, record.offset):
+                return
+        elif (refused := order_ids.rejected_without_account(row, record.offset)) is not None:
+            self._checkpoint.publish(refused)
+            return
+        account = stored.account if stored is not None else None
+        watched_before = watched_symbols(account)
+        now = event_time(record, message.ts, self._max_clock_skew)
+        events = controls.apply(account, to_control(message), state.market(), now)
+        outputs = self._publisher.outputs(events)
+        if stored is not None:
+            state.save(stored, watched_before, {record.progress_key: record.offset}, outputs)
+        else:
+            # Kept, as an order's answer is, so a replay after the account opens cannot differ.
             order_ids.reject_without_account(row, SeenOrder(now, record.offset), outputs)
         self._checkpoint.publish(outputs)
 

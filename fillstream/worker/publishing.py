@@ -6,13 +6,21 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from fillstream import metrics
-from fillstream.core.events import AccountStatusChanged, Event, Fill, OrderEvent, OrderStatus
+from fillstream.core.events import (
+    AccountStatusChanged,
+    ControlApplied,
+    Event,
+    Fill,
+    OrderEvent,
+    OrderStatus,
+)
 from fillstream.core.model import Reason
 from fillstream.settings import Settings
 from fillstream.wire import topics as contract
 from fillstream.wire.codec import encode
 from fillstream.wire.outbound import (
     AccountStatusMessage,
+    ControlMessage,
     DrawdownViolationMessage,
     FillMessage,
     OrderEventMessage,
@@ -39,7 +47,13 @@ class Publisher:
 
     def _output(self, event: Event, statuses: dict[str, dict]) -> Output:
         topic: str
-        message: FillMessage | OrderEventMessage | AccountStatusMessage | DrawdownViolationMessage
+        message: (
+            FillMessage
+            | OrderEventMessage
+            | AccountStatusMessage
+            | DrawdownViolationMessage
+            | ControlMessage
+        )
         if isinstance(event, Fill):
             topic, message = self._fills, FillMessage.model_validate(event)
             metrics.FILLS.labels(event.liquidity.value, str(event.liquidation).lower()).inc()
@@ -49,6 +63,8 @@ class Publisher:
             metrics.ORDER_EVENTS.labels(event.status.value, reason).inc()
         elif isinstance(event, AccountStatusChanged):
             topic, message = self._risk_events, AccountStatusMessage.model_validate(event)
+        elif isinstance(event, ControlApplied):
+            topic, message = self._risk_events, ControlMessage.model_validate(event)
         else:
             topic, message = self._risk_events, DrawdownViolationMessage.model_validate(event)
             metrics.DRAWDOWN_VIOLATIONS.inc()

@@ -18,13 +18,14 @@ class Topics:
     ticks: TopicT
     orders: TopicT
     accounts: TopicT
+    controls: TopicT
     market_data: TopicT
     fills: TopicT
     order_events: TopicT
     risk_events: TopicT
     dead_letters: TopicT
     account_inputs: TopicT
-    """The execution agent's one subscription: orders, accounts and market data are
+    """The execution agent's one subscription: orders, accounts, controls and market data are
     co-partitioned, so partition p of each is one unit of work."""
     symbol_inputs: TopicT
     """The router's: instruments, ticks and resolutions, all keyed by symbol."""
@@ -39,13 +40,17 @@ class Topics:
             ticks=app.topic(name(contract.TICKS)),
             orders=app.topic(name(contract.ORDERS)),
             accounts=app.topic(name(contract.ACCOUNTS)),
+            controls=app.topic(name(contract.CONTROLS)),
             market_data=app.topic(name(contract.MARKET_DATA)),
             fills=app.topic(name(contract.FILLS)),
             order_events=app.topic(name(contract.ORDER_EVENTS)),
             risk_events=app.topic(name(contract.RISK_EVENTS)),
             dead_letters=app.topic(name(contract.DEAD_LETTERS)),
             account_inputs=app.topic(
-                name(contract.ORDERS), name(contract.ACCOUNTS), name(contract.MARKET_DATA)
+                name(contract.ORDERS),
+                name(contract.ACCOUNTS),
+                name(contract.CONTROLS),
+                name(contract.MARKET_DATA),
             ),
             symbol_inputs=app.topic(
                 name(contract.INSTRUMENTS), name(contract.TICKS), name(contract.RESOLUTIONS)

@@ -21,7 +21,8 @@ from hypothesis.stateful import (
     rule,
 )
 
-from fillstream.core import buying_power, commands, engine, ledger, pricing, triggers
+from fillstream.core import buying_power, commands, controls, engine, ledger, pricing, triggers
+from fillstream.core.controls import Action, Control
 from fillstream.core.events import TERMINAL, Event, Fill, OrderEvent, OrderStatus
 from fillstream.core.model import (
     EXACT,
@@ -43,6 +44,7 @@ from fillstream.core.model import (
     Result,
     Side,
     TimeInForce,
+    TradingState,
     copy_account,
     position_key,
     rounded,
@@ -109,9 +111,12 @@ class Trading(RuleBasedStateMachine):
         self.ended: set[str] = set()
         self.filled: dict[str, tuple[D, D]] = {}
         """Per order, the quantity and value of its fills."""
+        self.state_before = self.account.state
+        """The account's trading state when the current step began."""
 
     def _step(self) -> datetime:
         STEPS_RUN[0] += 1
+        self.state_before = self.account.state
         self.clock += timedelta(seconds=1)
         return self.clock
 
@@ -177,6 +182,14 @@ class Trading(RuleBasedStateMachine):
             if kind is Kind.PREDICTION:
                 assert fill.price < ONE, fill
         assert fill.fee >= 0 and fill.quantity > 0
+        if fill.liquidity is Liquidity.SETTLEMENT or fill.order_id.startswith("~liquidation"):
+            return
+        # A halted or closed account trades no more; a reducing one only toward zero.
+        assert self.state_before in (TradingState.ACTIVE, TradingState.REDUCING), fill
+        if self.state_before is TradingState.REDUCING:
+            signed = fill.quantity if fill.side is Side.BUY else -fill.quantity
+            before, after = fill.position_quantity - signed, fill.position_quantity
+            assert abs(after) < abs(before) and after * before >= 0, fill
 
     @rule(
         symbol=st.sampled_from(["BTC", "ETH"]),
@@ -377,6 +390,25 @@ class Trading(RuleBasedStateMachine):
         self._absorb(engine.settle(self.account, resolution, self.market, self._step()))
         assert not [key for key in self.account.positions if key.startswith("PRES:")]
         assert not [r for r in self.account.resting.values() if r.order.symbol == "PRES"]
+
+    @rule(when=st.integers(min_value=0, max_value=5), action=st.sampled_from(Action))
+    def control(self, when: int, action: Action) -> None:
+        """Now and then an operator halts, resumes, flattens or closes the account, or lets
+        it only reduce."""
+        if when:
+            return
+        before = self.account.state
+        command = Control("acc-1", action, operator="desk")
+        self._absorb(controls.apply(self.account, command, self.market, self._step()))
+        state = self.account.state
+        if before is TradingState.CLOSED or (self.account.failed and action in (
+            Action.RESUME, Action.REDUCE
+        )):  # fmt: skip
+            assert state is before
+        elif action in (Action.HALT, Action.CLOSE):
+            assert not self.account.resting
+        if action in (Action.FLATTEN, Action.CLOSE) and before is not TradingState.CLOSED:
+            assert not self.account.positions, self.account.positions
 
     @rule(pick=st.integers(min_value=0, max_value=50))
     def cancel(self, pick: int) -> None:

@@ -1,0 +1,115 @@
+"""What an operator may do to an account: halt it, let it only reduce, resume it, flatten it or
+close it. Every control, applied or refused, leaves an audit record (`ControlApplied`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import localcontext
+from enum import StrEnum
+
+from fillstream.core import buying_power
+from fillstream.core.engine import liquidate, mark
+from fillstream.core.events import (
+    AccountStatusChanged,
+    ControlApplied,
+    Event,
+    OrderStatus,
+    ended,
+)
+from fillstream.core.model import EXACT, Account, Market, Reason, TradingState
+
+
+class Action(StrEnum):
+    HALT = "halt"
+    """Nothing but cancels: resting orders are cancelled, positions stay (and are marked)."""
+    REDUCE = "reduce"
+    """Only orders that reduce a position: resting orders that would grow one are cancelled."""
+    RESUME = "resume"
+    """Active again, unless the account failed its drawdown limit or was closed."""
+    FLATTEN = "flatten"
+    """Cancel every resting order and close every position at the market; the state stays."""
+    CLOSE = "close"
+    """Flatten, and accept nothing more, ever."""
+
+
+@dataclass(frozen=True)
+class Control:
+    account_id: str
+    action: Action
+    operator: str
+    reason: str | None = None
+
+
+STATE_AFTER = {
+    Action.HALT: TradingState.HALTED,
+    Action.REDUCE: TradingState.REDUCING,
+    Action.RESUME: TradingState.ACTIVE,
+    Action.CLOSE: TradingState.CLOSED,
+}
+
+
+def apply(account: Account | None, control: Control, market: Market, now: datetime) -> list[Event]:
+    with localcontext(EXACT):
+        refusal = _refusal(account, control.action)
+        if refusal is not None:
+            return [_audit(control, "refused", refusal, now)]
+        assert account is not None
+        events: list[Event] = []
+        action = control.action
+        if action in (Action.HALT, Action.REDUCE, Action.FLATTEN, Action.CLOSE):
+            events += _cancel(account, action, control.operator, now)
+        if action in (Action.FLATTEN, Action.CLOSE):
+            events += liquidate(account, market, now)
+        before = account.state
+        account.state = STATE_AFTER.get(action, before)
+        if account.state is not before:
+            status = AccountStatusChanged(
+                account.account_id, account.state.value, f"control: {action.value}", now
+            )
+            events.insert(0, status)
+        if action in (Action.FLATTEN, Action.CLOSE):
+            events += mark(account, market, now)
+        detail = f"{before.value} -> {account.state.value}"
+        return [_audit(control, "applied", detail, now), *events]
+
+
+def _refusal(account: Account | None, action: Action) -> str | None:
+    if account is None:
+        return "no such account"
+    if account.state is TradingState.CLOSED:
+        return "the account is closed"
+    if account.failed and action in (Action.RESUME, Action.REDUCE):
+        return "the account failed its drawdown limit: it stays halted"
+    return None
+
+
+def _cancel(account: Account, action: Action, operator: str, now: datetime) -> list[Event]:
+    """The resting orders the action ends: all of them, or for a reduce those that would grow
+    a position."""
+    growing = buying_power.adding(account) if action is Action.REDUCE else None
+    reason = {
+        Action.HALT: Reason.ACCOUNT_HALTED,
+        Action.REDUCE: Reason.ACCOUNT_REDUCING,
+        Action.CLOSE: Reason.ACCOUNT_CLOSED,
+    }.get(action)
+    events: list[Event] = []
+    for order_id, resting in list(account.resting.items()):
+        if growing is not None and not growing[order_id]:
+            continue
+        del account.resting[order_id]
+        detail = f"cancelled by the operator's {action.value} ({operator})"
+        events.append(ended(account, resting, OrderStatus.CANCELLED, now, reason, detail))
+    return events
+
+
+def _audit(control: Control, result: str, detail: str, now: datetime) -> ControlApplied:
+    return ControlApplied(
+        control.account_id,
+        control.action.value,
+        result,
+        control.operator,
+        control.reason,
+        detail,
+        now,
+    )
