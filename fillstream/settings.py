@@ -101,6 +101,7 @@ class Settings(BaseSettings):
     topic_orders: str = "orders"
     topic_resolutions: str = "resolutions"
     topic_controls: str = "controls"
+    topic_firm_controls: str = "firm-controls"
     topic_fills: str = "fills"
     topic_order_events: str = "order-events"
     topic_risk_events: str = "risk-events"

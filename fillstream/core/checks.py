@@ -169,10 +169,11 @@ def check_risk(
     if instrument.kind is Kind.PREDICTION and order.side is Side.SELL:
         _check_position_on_offer(account, order)
     growth = buying_power.growth(account, order)
-    if growth and account.state is TradingState.REDUCING:
+    if growth and TradingState.REDUCING in (account.state, market.trading):
+        whose = "the account" if account.state is TradingState.REDUCING else "the firm"
         raise Rejected(
             Reason.ACCOUNT_REDUCING,
-            f"the account may only reduce positions; the order would grow one by {growth}",
+            f"{whose} may only reduce positions; the order would grow one by {growth}",
         )
     if growth and order.reduce_only:
         raise Rejected(

@@ -62,7 +62,7 @@ def replace_order(
         try:
             resting = _open_order(account, command.order_id, command.account_id, order_ids)
             assert account is not None
-            refuse_when_stopped(account)
+            refuse_when_stopped(account, market)
             old, progress = resting.order, resting.progress
             quantity = old.quantity
             if command.quantity is not None:

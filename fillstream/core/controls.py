@@ -55,23 +55,49 @@ def apply(account: Account | None, control: Control, market: Market, now: dateti
         if refusal is not None:
             return [_audit(control, "refused", refusal, now)]
         assert account is not None
-        events: list[Event] = []
         action = control.action
-        if action in (Action.HALT, Action.REDUCE, Action.FLATTEN, Action.CLOSE):
-            events += _cancel(account, action, control.operator, now)
-        if action in (Action.FLATTEN, Action.CLOSE):
-            events += liquidate(account, market, now)
         before = account.state
         account.state = STATE_AFTER.get(action, before)
+        events: list[Event] = []
         if account.state is not before:
-            status = AccountStatusChanged(
-                account.account_id, account.state.value, f"control: {action.value}", now
-            )
-            events.insert(0, status)
-        if action in (Action.FLATTEN, Action.CLOSE):
-            events += mark(account, market, now)
+            why = f"control: {action.value}"
+            events.append(AccountStatusChanged(account.account_id, account.state.value, why, now))
+        by = f"the operator's {action.value}"
+        events += enforce(account, action, by, control.operator, market, now)
         detail = f"{before.value} -> {account.state.value}"
         return [_audit(control, "applied", detail, now), *events]
+
+
+def enforce(
+    account: Account, action: Action, by: str, operator: str, market: Market, now: datetime
+) -> list[Event]:
+    """What an action does to one account's orders and positions, whichever state (the
+    account's or the firm's) it sets."""
+    with localcontext(EXACT):
+        events: list[Event] = []
+        if action in (Action.HALT, Action.REDUCE, Action.FLATTEN, Action.CLOSE):
+            events += _cancel(account, action, by, operator, now)
+        if action in (Action.FLATTEN, Action.CLOSE):
+            events += liquidate(account, market, now)
+            events += mark(account, market, now)
+        return events
+
+
+FIRM = "~firm"
+"""The account id of a firm-wide control's audit records."""
+
+
+def firm_state_after(action: Action, before: TradingState) -> TradingState:
+    return STATE_AFTER.get(action, before)
+
+
+def firm_applied(control: Control, partition: int, now: datetime) -> ControlApplied:
+    """A partition's audit record of a firm-wide control: the same on a replay, so a consumer
+    sees each partition acknowledge it once (or twice, identically)."""
+    after = firm_state_after(control.action, TradingState.ACTIVE).value
+    detail = f"partition {partition}: trading {after}" if control.action in STATE_AFTER else (
+        f"partition {partition}: every position closed")  # fmt: skip
+    return _audit(control, "applied", detail, now)
 
 
 def _refusal(account: Account | None, action: Action) -> str | None:
@@ -84,7 +110,7 @@ def _refusal(account: Account | None, action: Action) -> str | None:
     return None
 
 
-def _cancel(account: Account, action: Action, operator: str, now: datetime) -> list[Event]:
+def _cancel(account: Account, action: Action, by: str, operator: str, now: datetime) -> list[Event]:
     """The resting orders the action ends: all of them, or for a reduce those that would grow
     a position."""
     growing = buying_power.adding(account) if action is Action.REDUCE else None
@@ -98,7 +124,7 @@ def _cancel(account: Account, action: Action, operator: str, now: datetime) -> l
         if growing is not None and not growing[order_id]:
             continue
         del account.resting[order_id]
-        detail = f"cancelled by the operator's {action.value} ({operator})"
+        detail = f"cancelled by {by} ({operator})"
         events.append(ended(account, resting, OrderStatus.CANCELLED, now, reason, detail))
     return events
 

@@ -126,7 +126,7 @@ def _execute(
         order = replace(order, expire_at=session.end_of_day(now))
     if account is None:
         raise Rejected(Reason.UNKNOWN_ACCOUNT, f"no account {order.account_id!r}")
-    refuse_when_stopped(account)
+    refuse_when_stopped(account, market)
     seen = order_ids.get(order.order_id)
     # The same message applied again after a crash lost its state is not a duplicate of itself.
     if seen is not None and seen.offset != offset and seen.ts >= now - duplicate_window:
@@ -482,13 +482,16 @@ def settle(account: Account, resolution: Resolution, market: Market, now: dateti
         return events + _mark(account, market, now)
 
 
-def refuse_when_stopped(account: Account) -> None:
-    """A halted or closed account places no order and changes none."""
+def refuse_when_stopped(account: Account, market: Market) -> None:
+    """A halted or closed account, or any account while the firm is halted, places no order and
+    changes none."""
     if account.state is TradingState.HALTED:
         why = "after a drawdown violation" if account.failed else "by the operator"
         raise Rejected(Reason.ACCOUNT_HALTED, f"account halted {why}")
     if account.state is TradingState.CLOSED:
         raise Rejected(Reason.ACCOUNT_CLOSED, "account closed")
+    if market.trading is TradingState.HALTED:
+        raise Rejected(Reason.ACCOUNT_HALTED, "trading halted firm-wide by the operator")
 
 
 def liquidate(account: Account, market: Market, now: datetime) -> list[Event]:

@@ -396,6 +396,9 @@ class Market:
     quote: Callable[[str], Quote | None] = _unquoted
     resolution: Callable[[str], Resolution | None] = _unresolved
     """How a prediction market resolved, once it has."""
+    trading: TradingState = TradingState.ACTIVE
+    """The firm-wide trading state (the kill switch): it restricts every account as its own
+    state does, the stricter of the two applying."""
 
 
 def copy_account(account: Account) -> Account:

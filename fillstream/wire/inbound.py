@@ -18,7 +18,7 @@ from pydantic import (
     model_validator,
 )
 
-from fillstream.core.controls import Action, Control
+from fillstream.core.controls import FIRM, Action, Control
 from fillstream.core.model import (
     BPS,
     HUNDRED,
@@ -156,8 +156,19 @@ class ControlRequest(Inbound):
     ts: Timestamp | None = None
 
 
-def to_control(message: ControlRequest) -> Control:
-    return Control(message.account_id, message.action, message.operator, message.reason)
+def to_control(message: ControlRequest | FirmControlRequest) -> Control:
+    account_id = message.account_id if isinstance(message, ControlRequest) else FIRM
+    return Control(account_id, message.action, message.operator, message.reason)
+
+
+class FirmControlRequest(Inbound):
+    """The kill switch: a control of every account at once; topic ``firm-controls``, any key.
+    Closing every account is not one of its actions."""
+
+    action: Literal[Action.HALT, Action.REDUCE, Action.RESUME, Action.FLATTEN]
+    operator: Identifier = Field(description="Who sent it, for the audit record.")
+    reason: Annotated[str, Field(max_length=500)] | None = None
+    ts: Timestamp | None = None
 
 
 class OrderMessage(Inbound):

@@ -1,12 +1,17 @@
-"""The internal ``market-data`` topic: the router's batches of instruments, ticks and
-resolutions, one record per account partition per batch, so each partition keeps its own copy of
-the market."""
+"""The internal ``market-data`` topic: the router's batches of instruments, ticks, resolutions
+and firm-wide controls, one record per account partition per batch, so each partition keeps its
+own copy of the market (and of the firm's trading state)."""
 
 from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from fillstream.wire.inbound import InstrumentMessage, ResolutionMessage, TickMessage
+from fillstream.wire.inbound import (
+    FirmControlRequest,
+    InstrumentMessage,
+    ResolutionMessage,
+    TickMessage,
+)
 
 
 class InstrumentUpdate(BaseModel):
@@ -38,10 +43,20 @@ class ResolutionUpdate(BaseModel):
     offset: int = Field(ge=0)
 
 
+class FirmControlUpdate(BaseModel):
+    """A firm-wide control (the kill switch), with the event time the router settled on."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    control: FirmControlRequest
+    partition: int = Field(ge=0, description="Where the router read it in `firm-controls`.")
+    offset: int = Field(ge=0)
+
+
 class MarketDataBatch(BaseModel):
     """Topic ``market-data`` (internal), no key, written to every partition: the valid inputs of
     one router batch, in the order the router read them."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    updates: list[InstrumentUpdate | TickUpdate | ResolutionUpdate]
+    updates: list[InstrumentUpdate | TickUpdate | ResolutionUpdate | FirmControlUpdate]

@@ -12,6 +12,7 @@ from typing import Any
 from fillstream.wire.inbound import (
     AccountMessage,
     ControlRequest,
+    FirmControlRequest,
     InstrumentMessage,
     OrderCommand,
     ResolutionMessage,
@@ -42,6 +43,7 @@ TICKS = TopicContract("ticks", TickMessage, inbound=True)
 ORDERS = TopicContract("orders", OrderCommand, inbound=True)
 RESOLUTIONS = TopicContract("resolutions", ResolutionMessage, inbound=True, compacted=True)
 CONTROLS = TopicContract("controls", ControlRequest, inbound=True)
+FIRM_CONTROLS = TopicContract("firm_controls", FirmControlRequest, inbound=True)
 MARKET_DATA = TopicContract("market_data", MarketDataBatch, internal=True)
 FILLS = TopicContract("fills", FillMessage)
 ORDER_EVENTS = TopicContract("order_events", OrderEventMessage)
@@ -49,6 +51,6 @@ RISK_EVENTS = TopicContract("risk_events", RiskEventMessage)
 DEAD_LETTERS = TopicContract("dead_letters", DeadLetterMessage)
 
 CONTRACT = (
-    INSTRUMENTS, ACCOUNTS, TICKS, ORDERS, RESOLUTIONS, CONTROLS, MARKET_DATA, FILLS, ORDER_EVENTS,
-    RISK_EVENTS, DEAD_LETTERS,
+    INSTRUMENTS, ACCOUNTS, TICKS, ORDERS, RESOLUTIONS, CONTROLS, FIRM_CONTROLS, MARKET_DATA,
+    FILLS, ORDER_EVENTS, RISK_EVENTS, DEAD_LETTERS,
 )  # fmt: skip

@@ -24,7 +24,13 @@ from fillstream.core.model import Account, Market, split_position_key
 from fillstream.settings import Settings
 from fillstream.sink.rows import TRADES
 from fillstream.wire.codec import encode
-from fillstream.wire.inbound import CancelMessage, ControlRequest, OrderMessage, ReplaceMessage
+from fillstream.wire.inbound import (
+    CancelMessage,
+    ControlRequest,
+    FirmControlRequest,
+    OrderMessage,
+    ReplaceMessage,
+)
 from fillstream.wire.outbound import FillMessage
 from fillstream.wire.times import format_time, parse_time
 from fillstream.worker.app import App
@@ -200,6 +206,32 @@ def register(
                 status=202,
             )  # fmt: skip
 
+    @app.page("/controls")
+    class FirmControlsView(View):
+        @timed("/controls")
+        async def post(self, request: Request) -> Response:
+            """The kill switch (admin keys only): body ``{"action": "halt" | "reduce" |
+            "resume" | "flatten", "reason"?}`` for every account at once; each partition
+            audits it on ``risk-events`` as it applies it."""
+            principal: Principal = request[PRINCIPAL]  # type: ignore[index]
+            if not principal.admin:
+                return _error(self, 403, "controls need an admin key")
+            try:
+                payload = json.loads(await request.read())
+                if not isinstance(payload, dict):
+                    raise ValueError("expected a JSON object")
+                control = FirmControlRequest.model_validate(
+                    {**payload, "operator": f"api:{principal.key_id}"}
+                )
+            except ValueError as error:
+                return self.json({"errors": _field_errors(error)}, status=422)
+            try:
+                delivery = await topics.firm_controls.send(key=b"firm", value=encode(control))
+                await asyncio.wait_for(delivery, KAFKA_SEND_TIMEOUT_SECONDS)
+            except (TimeoutError, KafkaError) as error:
+                return _error(self, 503, f"Kafka unavailable, control not confirmed: {error!r}")
+            return self.json({"action": control.action, "status": "submitted"}, status=202)
+
     @app.page("/accounts/{account_id}/trades")
     class TradesView(View):
         """Trade history from ClickHouse, oldest first, by keyset pages on (ts, fill_id): a
@@ -285,6 +317,7 @@ def _account_view(account: Account, market: Market) -> dict:
     return {
         "account_id": account.account_id,
         "status": account.state.value,
+        "firm_status": market.trading.value,
         "cash": format(account.cash, "f"),
         "equity": format(equity, "f"),
         "peak_equity": format(account.peak_equity, "f"),

@@ -38,7 +38,12 @@ from fillstream.wire.inbound import (
     to_order,
     to_resolution,
 )
-from fillstream.wire.market_data import InstrumentUpdate, MarketDataBatch, ResolutionUpdate
+from fillstream.wire.market_data import (
+    FirmControlUpdate,
+    InstrumentUpdate,
+    MarketDataBatch,
+    ResolutionUpdate,
+)
 from fillstream.worker.checkpoint import Checkpoint
 from fillstream.worker.documents import Output, StoredAccount, dump_seen, load_seen
 from fillstream.worker.inputs import Input, event_time, require_key
@@ -81,6 +86,7 @@ class Execution:
         self._ticks = settings.topic(contract.TICKS.name)
         self._resolutions = settings.topic(contract.RESOLUTIONS.name)
         self._controls = settings.topic(contract.CONTROLS.name)
+        self._firm_controls = settings.topic(contract.FIRM_CONTROLS.name)
         self._defaults = AccountLimits(
             settings.default_max_leverage,
             settings.default_max_order_pct,
@@ -249,6 +255,8 @@ class Execution:
                 topic = self._instruments
             elif isinstance(update, ResolutionUpdate):
                 topic = self._resolutions
+            elif isinstance(update, FirmControlUpdate):
+                topic = self._firm_controls
             else:
                 topic = self._ticks
             source = f"{topic}#{update.partition}"
@@ -276,6 +284,26 @@ class Execution:
                     entry.changed |= bool(settled)
                     events += settled
                 resting_on.pop(key, None)
+                continue
+            if isinstance(update, FirmControlUpdate):
+                control, at = to_control(update.control), update.control.ts
+                assert at is not None  # the router settles on a time
+                if newer:
+                    state.set_trading(controls.firm_state_after(control.action, state.trading))
+                    market = state.market()
+                by = f"the firm-wide {control.action.value}"
+                for account_id in sorted(state.watching_accounts()):
+                    entry = touched.of(account_id)
+                    if entry.replayed or entry.stored.has_applied(source, update.offset):
+                        continue
+                    enforced = controls.enforce(
+                        entry.account, control.action, by, control.operator, market, at
+                    )
+                    entry.changed |= bool(enforced)
+                    events += enforced
+                # Sent again on a replay, identical: the audit has no account to keep it owed.
+                events.append(controls.firm_applied(control, state.partition, at))
+                resting_on.clear()
                 continue
             tick = update.tick
             symbol, ts = tick.symbol, tick.ts

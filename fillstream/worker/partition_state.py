@@ -16,7 +16,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from fillstream.core.model import Account, Instrument, Market, Quote, Resolution, split_position_key
+from fillstream.core.model import (
+    Account,
+    Instrument,
+    Market,
+    Quote,
+    Resolution,
+    TradingState,
+    split_position_key,
+)
 from fillstream.wire.inbound import (
     InstrumentMessage,
     ResolutionMessage,
@@ -49,6 +57,7 @@ class PartitionState:
         self._resolutions: dict[str, Resolution] = {}
         self._watchers: dict[str, set[str]] | None = None
         self._market_position: dict[str, int] | None = None
+        self._trading: TradingState | None = None
         self._changed = changed
         """Accounts whose outbox this batch has started (owned by `WorkerState`, which keeps
         it across a rebalance: the batch's outputs are still to be delivered)."""
@@ -161,6 +170,18 @@ class PartitionState:
         self._tables.resolutions[key] = message.model_dump(mode="json")
         self._resolutions[key] = to_resolution(message)
 
+    @property
+    def trading(self) -> TradingState:
+        """The firm-wide trading state, as this partition has applied the kill switch."""
+        if self._trading is None:
+            stored = self._tables.trading.get(str(self.partition))
+            self._trading = TradingState(stored or TradingState.ACTIVE)
+        return self._trading
+
+    def set_trading(self, state: TradingState) -> None:
+        self._tables.trading[str(self.partition)] = state.value
+        self._trading = state
+
     def set_price(self, key: str, tick: TickMessage) -> None:
         """The latest tick, for the rules at once; the prices table is written once per batch."""
         self._prices[key] = (tick.price, tick.quote())
@@ -188,7 +209,7 @@ class PartitionState:
             key = market_key(symbol, self.partition)
             return _decoded(self._resolutions, self._tables.resolutions, key, _to_resolution)
 
-        return Market(instrument, last_price, quote, resolution)
+        return Market(instrument, last_price, quote, resolution, self.trading)
 
     def watchers_of(self, key: str) -> set[str]:
         """The accounts holding or resting on a market key, by an index kept in memory.
@@ -199,6 +220,10 @@ class PartitionState:
         from a scan of the table the first time they are asked for.
         """
         return self._index().get(key, set())
+
+    def watching_accounts(self) -> set[str]:
+        """Every account of the partition holding or resting on anything."""
+        return set().union(*self._index().values())
 
     def _watch(self, key: str, account_id: str) -> None:
         self._tables.watchers[pair_key(key, account_id)] = True

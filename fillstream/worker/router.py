@@ -1,5 +1,6 @@
-"""The market router: instruments, ticks and resolutions (keyed by symbol) in, validated, and
-copied in batches to every account partition on the internal ``market-data`` topic.
+"""The market router: instruments, ticks and resolutions (keyed by symbol) and firm-wide
+controls in, validated, and copied in batches to every account partition on the internal
+``market-data`` topic.
 
 Each account partition keeps its own copy of the market, so checks, resting-limit fills and marks
 run beside the account state, in the order the partition sees them, with no cross-partition reads.
@@ -15,8 +16,14 @@ from fillstream.core.model import Kind
 from fillstream.settings import Settings
 from fillstream.wire import topics as contract
 from fillstream.wire.codec import BadMessage, decode, encode
-from fillstream.wire.inbound import InstrumentMessage, ResolutionMessage, TickMessage
+from fillstream.wire.inbound import (
+    FirmControlRequest,
+    InstrumentMessage,
+    ResolutionMessage,
+    TickMessage,
+)
 from fillstream.wire.market_data import (
+    FirmControlUpdate,
     InstrumentUpdate,
     MarketDataBatch,
     ResolutionUpdate,
@@ -45,9 +52,12 @@ class Router:
         self._sequencer = sequencer
         self._instruments = settings.topic("instruments")
         self._resolutions = settings.topic("resolutions")
+        self._firm_controls = settings.topic(contract.FIRM_CONTROLS.name)
         self._partitions = settings.topic_partitions
         self._max_clock_skew = timedelta(seconds=settings.max_clock_skew_seconds)
-        self._updates: list[InstrumentUpdate | TickUpdate | ResolutionUpdate] = []
+        self._updates: list[
+            InstrumentUpdate | TickUpdate | ResolutionUpdate | FirmControlUpdate
+        ] = []
 
     async def run(self, stream: StreamT) -> None:
         """The agent."""
@@ -73,6 +83,17 @@ class Router:
             return
         if record.topic == self._resolutions:
             self._resolve(record)
+            return
+        if record.topic == self._firm_controls:
+            control = decode(FirmControlRequest, record.value)
+            ts = event_time(record, control.ts, self._max_clock_skew)
+            self._updates.append(
+                FirmControlUpdate(
+                    control=control.model_copy(update={"ts": ts}),
+                    partition=record.partition,
+                    offset=record.offset,
+                )
+            )
             return
         tick = decode(TickMessage, record.value)
         require_key(record, tick.symbol, "symbol")

@@ -43,6 +43,8 @@ class Tables:
     outboxes: Table
     """partition -> the accounts whose outboxes hold the outputs of its last checkpoint: the
     ones a worker taking the partition over may owe, without reading every account."""
+    trading: Table
+    """partition -> the firm-wide trading state, as the partition applied the kill switch."""
 
     @classmethod
     def declare(cls, app: faust.App) -> Tables:
@@ -59,6 +61,7 @@ class Tables:
             "progress": "progress",
             "market_positions": "market-positions",
             "outboxes": "outboxes",
+            "trading": "trading",
         }
         return cls(
             **{

@@ -19,6 +19,7 @@ class Topics:
     orders: TopicT
     accounts: TopicT
     controls: TopicT
+    firm_controls: TopicT
     market_data: TopicT
     fills: TopicT
     order_events: TopicT
@@ -28,7 +29,8 @@ class Topics:
     """The execution agent's one subscription: orders, accounts, controls and market data are
     co-partitioned, so partition p of each is one unit of work."""
     symbol_inputs: TopicT
-    """The router's: instruments, ticks and resolutions, all keyed by symbol."""
+    """The router's: instruments, ticks and resolutions, all keyed by symbol, and firm-wide
+    controls (one partition carries them all)."""
 
     @classmethod
     def declare(cls, app: faust.App, settings: Settings) -> Topics:
@@ -41,6 +43,7 @@ class Topics:
             orders=app.topic(name(contract.ORDERS)),
             accounts=app.topic(name(contract.ACCOUNTS)),
             controls=app.topic(name(contract.CONTROLS)),
+            firm_controls=app.topic(name(contract.FIRM_CONTROLS)),
             market_data=app.topic(name(contract.MARKET_DATA)),
             fills=app.topic(name(contract.FILLS)),
             order_events=app.topic(name(contract.ORDER_EVENTS)),
@@ -53,6 +56,9 @@ class Topics:
                 name(contract.MARKET_DATA),
             ),
             symbol_inputs=app.topic(
-                name(contract.INSTRUMENTS), name(contract.TICKS), name(contract.RESOLUTIONS)
+                name(contract.INSTRUMENTS),
+                name(contract.TICKS),
+                name(contract.RESOLUTIONS),
+                name(contract.FIRM_CONTROLS),
             ),
         )

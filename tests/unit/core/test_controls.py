@@ -3,6 +3,7 @@ applied or refused."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal as D
 
@@ -127,3 +128,23 @@ def test_a_reducing_account_replaces_and_cancels_but_never_grows_a_position() ->
     assert statuses(book.replace(account, "offer", quantity="3")) == [
         ("replace_rejected", "ACCOUNT_REDUCING")]  # fmt: skip
     assert statuses(book.cancel(account, "offer")) == [("cancelled", None)]
+
+
+def test_the_firm_state_restricts_every_account_as_its_own_would() -> None:
+    book, account = holder()
+    book.market = replace(book.market, trading=TradingState.REDUCING)
+    assert statuses(book.order(account, "BTC", "buy", "1")) == [("rejected", "ACCOUNT_REDUCING")]
+    assert statuses(book.order(account, "BTC", "sell", "1")) == [
+        ("accepted", None),
+        ("filled", None),
+    ]
+    book.market = replace(book.market, trading=TradingState.HALTED)
+    assert statuses(book.order(account, "BTC", "sell", "1")) == [("rejected", "ACCOUNT_HALTED")]
+    assert statuses(book.replace(account, "bid", limit="91")) == [
+        ("replace_rejected", "ACCOUNT_HALTED")]  # fmt: skip
+    # What the kill switch does to each account: its orders, never its own state.
+    events = controls.enforce(
+        account, Action.HALT, "the firm-wide halt", "desk", book.market, book.clock
+    )
+    assert statuses(events) == [("cancelled", "ACCOUNT_HALTED")] * 2
+    assert account.state is TradingState.ACTIVE and not account.resting
