@@ -42,6 +42,7 @@ bench: setup
 	$(BIN)/python -m bench.latency 30
 	$(BIN)/python -m bench.recovery 100000
 	$(BIN)/python -m bench.failover 8 20
+	$(BIN)/python -m bench.kill_switch 10
 	$(BIN)/python -m bench.sink 200000
 
 # The long chaos run recorded in docs/benchmarks.md ("Chaos"): 100 worker kills, a sink outage
