@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from decimal import Decimal
 
-from fillstream.core import buying_power, ledger, pricing, triggers
+from fillstream.core import buying_power, evaluation, ledger, pricing, triggers
 from fillstream.core.contingent import exit_fee_bps, exits
 from fillstream.core.model import (
     BPS,
@@ -206,6 +206,8 @@ def _check_buying_power(
             f"notional {growth * max(prices)} that the order adds exceeds "
             f"{account.limits.max_order_pct}% of equity {equity}",
         )
+    if (why := evaluation.check_position(account, order, market, growth, max(prices))) is not None:
+        raise Rejected(Reason.POSITION_LIMIT, why)
     after = copy_account(account)
     key = position_key(order.symbol, order.outcome)
     filled = progress.filled

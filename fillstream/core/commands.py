@@ -94,7 +94,9 @@ def replace_order(
             placed = place(trial, new, instrument, market, now, progress)
         except Rejected as rejection:
             return [*expired, _refused(command, OrderStatus.REPLACE_REJECTED, rejection, now)]
-        for name in ("cash", "peak_equity", "state", "failed", "fills", "positions", "resting"):
+        for name in (
+            "cash", "peak_equity", "state", "failed", "fills", "positions", "resting", "evaluation"
+        ):  # fmt: skip
             setattr(account, name, getattr(trial, name))
         changes = [
             f"{name} {before} -> {after}"

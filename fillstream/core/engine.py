@@ -12,7 +12,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 from decimal import Decimal, localcontext
 
-from fillstream.core import ledger, pricing, triggers
+from fillstream.core import evaluation, ledger, pricing, triggers
 from fillstream.core.checks import Plan, Rejected, check_risk, check_well_formed
 from fillstream.core.contingent import (
     end_unprotected_entries,
@@ -24,6 +24,7 @@ from fillstream.core.contingent import (
 from fillstream.core.events import (
     AccountStatusChanged,
     DrawdownViolation,
+    EvaluationDecided,
     Event,
     Fill,
     OrderStatus,
@@ -85,7 +86,9 @@ def submit_order(
     session: Session = UTC_DAYS,
 ) -> list[Event]:
     with localcontext(EXACT):
-        expired = expire(account, now) if account is not None else []
+        # Marked first: a program day that has ended rolls (lifting a daily lock) before the
+        # order is judged, and the order is judged at the equity of the moment.
+        expired = [*expire(account, now), *_mark(account, market, now)] if account else []
         try:
             events = _execute(
                 account, order, market, order_ids, now, offset, duplicate_window, session
@@ -127,6 +130,8 @@ def _execute(
     if account is None:
         raise Rejected(Reason.UNKNOWN_ACCOUNT, f"no account {order.account_id!r}")
     refuse_when_stopped(account, market)
+    if (limited := evaluation.check_activity(account, market, now)) is not None:
+        raise Rejected(*limited)
     seen = order_ids.get(order.order_id)
     # The same message applied again after a crash lost its state is not a duplicate of itself.
     if seen is not None and seen.offset != offset and seen.ts >= now - duplicate_window:
@@ -263,6 +268,8 @@ def _fill(
     key = position_key(order.symbol, order.outcome)
     realized = ledger.apply_trade(account, key, order.side, quantity, price, fee)
     account.fills += 1
+    if not liquidation and liquidity is not Liquidity.SETTLEMENT:
+        evaluation.trade(account, market, now)
     position = account.positions.get(key)
     fill = Fill(
         fill_id=f"{account.account_id}#{account.fills}",
@@ -427,14 +434,13 @@ def _mark(account: Account, market: Market, now: datetime) -> list[Event]:
     equity = ledger.equity(account, pricing.marks_of(account, market))
     account.peak_equity = max(account.peak_equity, equity)
     drawdown = drawdown_pct(account.peak_equity, equity)
-    if (
-        account.failed
-        or account.state is TradingState.CLOSED
-        or drawdown <= account.limits.max_drawdown_pct
-    ):
+    if account.failed or account.state is TradingState.CLOSED:
         return []
+    if drawdown <= account.limits.max_drawdown_pct:
+        return _judge(account, market, equity, now)
     account.state, account.failed = TradingState.HALTED, True
     events: list[Event] = [
+        *evaluation.failed_by_drawdown(account, drawdown, now),
         DrawdownViolation(
             account.account_id,
             account.limits.max_drawdown_pct,
@@ -450,6 +456,23 @@ def _mark(account: Account, market: Market, now: datetime) -> list[Event]:
         events.append(ended(account, resting, OrderStatus.CANCELLED, now,
                              Reason.ACCOUNT_HALTED, "cancelled by the drawdown halt"))  # fmt: skip
     return events + liquidate(account, market, now)
+
+
+def _judge(account: Account, market: Market, equity: Decimal, now: datetime) -> list[Event]:
+    """The evaluation program's verdict at a mark, and what it ends: a pass closes the account
+    with its orders; a failure or a daily lock also closes every position."""
+    events = evaluation.judge(account, market, equity, now)
+    decided = [e for e in events if isinstance(e, EvaluationDecided) and e.outcome != "unlocked"]
+    if not decided:
+        return events
+    (verdict,) = decided
+    passed = verdict.outcome == "passed"
+    reason = Reason.ACCOUNT_CLOSED if passed else Reason.ACCOUNT_HALTED
+    detail = f"cancelled: the evaluation {verdict.outcome} ({verdict.rule})"
+    for order_id, resting in list(account.resting.items()):
+        del account.resting[order_id]
+        events.append(ended(account, resting, OrderStatus.CANCELLED, now, reason, detail))
+    return events if passed else events + liquidate(account, market, now)
 
 
 def settle(account: Account, resolution: Resolution, market: Market, now: datetime) -> list[Event]:

@@ -46,6 +46,7 @@ class RiskEventType(StrEnum):
     DRAWDOWN_VIOLATION = "drawdown_violation"
     ACCOUNT_STATUS = "account_status"
     CONTROL = "control"
+    EVALUATION = "evaluation"
 
 
 @dataclass(frozen=True)
@@ -120,7 +121,26 @@ class ControlApplied:
     type: RiskEventType = RiskEventType.CONTROL
 
 
-Event = Fill | OrderEvent | DrawdownViolation | AccountStatusChanged | ControlApplied
+@dataclass(frozen=True)
+class EvaluationDecided:
+    """An account's evaluation program decided something, once: ``passed``, ``failed`` (a
+    hard breach), ``locked`` (a soft one, until the next reset) or ``unlocked`` (the reset)."""
+
+    account_id: str
+    program_id: str
+    outcome: str
+    rule: str
+    limit: Decimal
+    value: Decimal
+    detail: str
+    ts: datetime
+    type: RiskEventType = RiskEventType.EVALUATION
+
+
+Event = (
+    Fill | OrderEvent | DrawdownViolation | AccountStatusChanged | ControlApplied
+    | EvaluationDecided
+)  # fmt: skip
 
 
 def order_event(

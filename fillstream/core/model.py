@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import (
     ROUND_DOWN,
     ROUND_HALF_EVEN,
@@ -16,7 +16,7 @@ from decimal import (
     localcontext,
 )
 from enum import StrEnum
-from typing import Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 ZERO = Decimal(0)
@@ -152,6 +152,12 @@ class Reason(StrEnum):
     """A cancel or replace names an order id the account never used."""
     POST_ONLY_WOULD_TAKE = "POST_ONLY_WOULD_TAKE"
     REDUCE_ONLY_WOULD_INCREASE = "REDUCE_ONLY_WOULD_INCREASE"
+    POSITION_LIMIT = "POSITION_LIMIT"
+    """The program's largest position in one symbol (|quantity| x price) would be exceeded."""
+    OPEN_ORDER_LIMIT = "OPEN_ORDER_LIMIT"
+    """The program's number of open orders is reached."""
+    ORDER_RATE_LIMIT = "ORDER_RATE_LIMIT"
+    """The program's orders per second or per minute are used up (the throttle)."""
     ORDER_CLOSED = "ORDER_CLOSED"
     """A cancel or replace names an order that is no longer open (filled, cancelled, ...)."""
 
@@ -324,6 +330,98 @@ class RestingOrder:
     progress: Progress = NOTHING_FILLED
 
 
+@dataclass(frozen=True)
+class Threshold:
+    """An amount of money, or a percentage of the account's initial balance."""
+
+    amount: Decimal | None = None
+    pct: Decimal | None = None
+
+    def of(self, initial: Decimal) -> Decimal:
+        if self.amount is not None:
+            return self.amount
+        assert self.pct is not None
+        return initial * self.pct / HUNDRED
+
+
+class DayStart(StrEnum):
+    """What the daily loss is measured from: the balance or the equity at the day's reset, or
+    the larger of the two."""
+
+    BALANCE = "balance"
+    EQUITY = "equity"
+    HIGHER = "higher"
+
+
+class Trailing(StrEnum):
+    STATIC = "static"
+    """A fixed floor: the initial balance less the maximum loss."""
+    INTRADAY = "intraday"
+    """The floor trails the highest equity seen, marks included."""
+    END_OF_DAY = "end_of_day"
+    """The floor trails the highest balance at a day's end."""
+
+
+@dataclass(frozen=True)
+class Program:
+    program_id: str
+    day: Session = field(default_factory=Session)
+    """When a program day starts (the reset), in the program's time zone."""
+    daily_loss: Threshold | None = None
+    daily_loss_from: DayStart = DayStart.BALANCE
+    daily_loss_locks: bool = False
+    """A daily-loss breach closes everything and locks the account until the next reset,
+    instead of failing it."""
+    max_loss: Threshold | None = None
+    max_loss_trailing: Trailing = Trailing.STATIC
+    max_loss_stops_at_start: bool = False
+    """A trailing floor rises no higher than the initial balance."""
+    profit_target: Threshold | None = None
+    min_trading_days: int = 0
+    max_days: int | None = None
+    """Calendar days from the account's start; failed if not passed by then."""
+    consistency_pct: Decimal | None = None
+    """The best day's profit may be at most this % of the total profit, to pass."""
+    max_position_notional: Decimal | None = None
+    """Per symbol: |position| x price, after the order."""
+    max_open_orders: int | None = None
+    max_orders_per_second: int | None = None
+    max_orders_per_minute: int | None = None
+
+    def day_of(self, now: datetime) -> date:
+        """The program day ``now`` falls in, named after the date it ends on (a 17:00 reset
+        starts tomorrow's day, as futures sessions do; a midnight reset, today's)."""
+        end = self.day.end_of_day(now).astimezone(self.day.zone)
+        return (end - timedelta(microseconds=1)).date()
+
+
+@dataclass
+class Evaluation:
+    """An account's progress through its program (kept in the account's state)."""
+
+    program_id: str
+    overrides: dict[str, Any] = field(default_factory=dict)
+    """The account's own values for the program's rules, as given (the worker merges them)."""
+    started: datetime | None = None
+    day: date | None = None
+    day_start_balance: Decimal = ZERO
+    day_start_equity: Decimal = ZERO
+    high_water: Decimal = ZERO
+    """The highest equity since the start."""
+    eod_high_water: Decimal = ZERO
+    """The highest balance at a day's end (the start counts)."""
+    days_traded: int = 0
+    last_traded: date | None = None
+    best_day: Decimal = ZERO
+    """The best finished day's profit (equity at its end less equity at its start)."""
+    outcome: str | None = None
+    """``passed`` or ``failed``, once decided."""
+    locked: bool = False
+    """Locked by a daily-loss breach until the next reset."""
+    orders: list[datetime] = field(default_factory=list)
+    """When the orders of the last minute came, for the order-rate throttle."""
+
+
 @dataclass
 class Account:
     account_id: str
@@ -336,6 +434,8 @@ class Account:
     """It breached its drawdown limit: halted for good (a resume is refused)."""
     fills: int = 0
     """How many fills the account has had; numbers its fill ids, so they never repeat."""
+    evaluation: Evaluation | None = None
+    """Its progress through an evaluation program, if it runs one."""
     # Position key: the symbol for crypto, "symbol:outcome" for prediction shares.
     positions: dict[str, Position] = field(default_factory=dict)
     resting: dict[str, RestingOrder] = field(default_factory=dict)
@@ -386,6 +486,10 @@ def _unresolved(symbol: str) -> Resolution | None:
     return None
 
 
+def _no_program(account: Account) -> Program | None:
+    return None
+
+
 @dataclass(frozen=True)
 class Market:
     """What the rules may know of the market, by symbol: instruments, last trade prices, and
@@ -399,11 +503,15 @@ class Market:
     trading: TradingState = TradingState.ACTIVE
     """The firm-wide trading state (the kill switch): it restricts every account as its own
     state does, the stricter of the two applying."""
+    program: Callable[[Account], Program | None] = _no_program
+    """The account's evaluation program with its own overrides, if it runs one."""
 
 
 def copy_account(account: Account) -> Account:
+    evaluation = account.evaluation
     return replace(
         account,
         positions={key: replace(position) for key, position in account.positions.items()},
         resting=dict(account.resting),
+        evaluation=evaluation and replace(evaluation, orders=list(evaluation.orders)),
     )
