@@ -17,8 +17,8 @@ from fillstream.core.model import (
     Program,
     Session,
     Threshold,
-    Trailing,
     TradingState,
+    Trailing,
 )
 from tests.unit.core.scenario import Book, crypto, statuses
 
@@ -135,9 +135,7 @@ def test_a_trailing_floor_stops_at_the_starting_balance() -> None:
 
 
 def test_a_pass_on_the_day_the_minimum_days_are_met() -> None:
-    book, account = running(
-        profit_target=Threshold(pct=D("10")), min_trading_days=3, day=PRAGUE
-    )
+    book, account = running(profit_target=Threshold(pct=D("10")), min_trading_days=3, day=PRAGUE)
     at(book, datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
     book.order(account, "BTC", "buy", "10")
     book.tick(account, "BTC", "112")
