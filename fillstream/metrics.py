@@ -27,6 +27,11 @@ FILLS = Counter(
 DRAWDOWN_VIOLATIONS = Counter(
     "fillstream_drawdown_violations_total", "Accounts halted for breaching their drawdown limit."
 )
+EVALUATIONS = Counter(
+    "fillstream_evaluations_total",
+    "Evaluation programs' decisions: passed, failed, locked, unlocked, by rule.",
+    ["outcome", "rule"],
+)
 DEAD_LETTERS = Counter(
     "fillstream_dead_letters_total", "Records sent to the dead letters, by source topic.", ["topic"]
 )

@@ -100,6 +100,7 @@ class Settings(BaseSettings):
     topic_ticks: str = "ticks"
     topic_orders: str = "orders"
     topic_resolutions: str = "resolutions"
+    topic_programs: str = "programs"
     topic_controls: str = "controls"
     topic_firm_controls: str = "firm-controls"
     topic_fills: str = "fills"

@@ -77,8 +77,8 @@ def judge(account: Account, market: Market, equity: Decimal, now: datetime) -> l
 def _apply(account: Account, program_id: str, verdict: Verdict, now: datetime) -> list[Event]:
     evaluation = account.evaluation
     assert evaluation is not None
-    decided = _decided(account, program_id, verdict.outcome, verdict.rule, verdict.limit,
-                       verdict.value, verdict.detail, now)  # fmt: skip
+    decided = _decided(account, program_id, verdict.outcome, verdict.rule, verdict.threshold,
+                       verdict.measured, verdict.detail, now)  # fmt: skip
     if verdict.outcome == "passed":
         evaluation.outcome = "passed"
         account.state = TradingState.CLOSED

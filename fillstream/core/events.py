@@ -130,8 +130,8 @@ class EvaluationDecided:
     program_id: str
     outcome: str
     rule: str
-    limit: Decimal
-    value: Decimal
+    threshold: Decimal
+    measured: Decimal
     detail: str
     ts: datetime
     type: RiskEventType = RiskEventType.EVALUATION

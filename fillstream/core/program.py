@@ -38,8 +38,8 @@ class Verdict:
 
     outcome: str
     rule: Rule
-    limit: Decimal
-    value: Decimal
+    threshold: Decimal
+    measured: Decimal
     detail: str
     locks: bool = False
 

@@ -158,6 +158,28 @@ WHERE status IN ('filled', 'cancelled', 'expired', 'rejected')""",
             "ADD COLUMN IF NOT EXISTS detail String DEFAULT '' AFTER operator",
         ),
     ),
+    Migration(
+        6,
+        "risk_events: evaluation programs' decisions; evaluation_status",
+        (
+            "ALTER TABLE risk_events "
+            "ADD COLUMN IF NOT EXISTS program_id String DEFAULT '' AFTER detail, "
+            "ADD COLUMN IF NOT EXISTS outcome LowCardinality(String) DEFAULT '' AFTER program_id, "
+            "ADD COLUMN IF NOT EXISTS rule LowCardinality(String) DEFAULT '' AFTER outcome, "
+            "ADD COLUMN IF NOT EXISTS threshold Nullable(Decimal(76, 18)) AFTER rule, "
+            "ADD COLUMN IF NOT EXISTS measured Nullable(Decimal(76, 18)) AFTER threshold",
+            # The latest decision of each account's program (unlocked after locked is active).
+            """CREATE VIEW IF NOT EXISTS evaluation_status AS
+SELECT account_id, program_id,
+       argMax(outcome, (ts, kafka_partition, kafka_offset)) AS last_outcome,
+       argMax(rule, (ts, kafka_partition, kafka_offset)) AS last_rule,
+       max(ts) AS decided_at,
+       countIf(outcome IN ('failed', 'locked')) AS breaches
+FROM risk_events FINAL
+WHERE type = 'evaluation'
+GROUP BY account_id, program_id""",
+        ),
+    ),
 )
 
 

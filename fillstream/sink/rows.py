@@ -27,6 +27,7 @@ from fillstream.wire.outbound import (
     AccountStatusMessage,
     ControlMessage,
     DrawdownViolationMessage,
+    EvaluationMessage,
     FillMessage,
     OrderEventMessage,
 )
@@ -237,7 +238,8 @@ TRADES = TableSpec(
 )
 ORDERS = TableSpec("orders", columns_of(OrderEventMessage))
 RISK_EVENTS = TableSpec(
-    "risk_events", columns_of(AccountStatusMessage, DrawdownViolationMessage, ControlMessage)
+    "risk_events",
+    columns_of(AccountStatusMessage, DrawdownViolationMessage, ControlMessage, EvaluationMessage),
 )
 TABLES = {contract.FILLS: TRADES, contract.ORDER_EVENTS: ORDERS, contract.RISK_EVENTS: RISK_EVENTS}
 """The table each output topic is stored in, its columns derived from the topic's models."""

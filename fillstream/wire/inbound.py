@@ -1,4 +1,5 @@
-"""What upstream systems publish: instruments, accounts, ticks and orders.
+"""What upstream systems publish: instruments, accounts, ticks, orders, resolutions and controls
+(programs are in `programs`).
 
 Unknown fields are refused rather than ignored: a misspelt ``limit_prise`` must not silently
 turn a limit order into something else.
@@ -43,6 +44,7 @@ from fillstream.core.model import (
     Side,
     TimeInForce,
 )
+from fillstream.wire.programs import ProgramRules
 from fillstream.wire.types import Identifier, Money, Symbol, Timestamp, bounded, rate
 
 
@@ -81,7 +83,15 @@ class AccountMessage(Inbound):
     max_order_pct: Annotated[Money, bounded(MAX_ORDER_PCT)] | None = Field(
         None, description="Largest position increase by one order, % of equity."
     )
-    max_drawdown_pct: Annotated[Money, bounded(HUNDRED)] | None = None
+    max_drawdown_pct: Annotated[Money, bounded(HUNDRED)] | None = Field(
+        None, description="Default 10, or none (100) for an account in a program."
+    )
+    program_id: Identifier | None = Field(
+        None, description="The evaluation program the account runs (topic `programs`)."
+    )
+    program_overrides: ProgramRules | None = Field(
+        None, description="The account's own values for some of its program's rules."
+    )
 
 
 class TickMessage(Inbound):

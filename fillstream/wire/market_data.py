@@ -12,6 +12,7 @@ from fillstream.wire.inbound import (
     ResolutionMessage,
     TickMessage,
 )
+from fillstream.wire.programs import ProgramMessage
 
 
 class InstrumentUpdate(BaseModel):
@@ -43,6 +44,16 @@ class ResolutionUpdate(BaseModel):
     offset: int = Field(ge=0)
 
 
+class ProgramUpdate(BaseModel):
+    """A program's rule set, as the router read it."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    program: ProgramMessage
+    partition: int = Field(ge=0, description="Where the router read it in `programs`.")
+    offset: int = Field(ge=0)
+
+
 class FirmControlUpdate(BaseModel):
     """A firm-wide control (the kill switch), with the event time the router settled on."""
 
@@ -59,4 +70,6 @@ class MarketDataBatch(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    updates: list[InstrumentUpdate | TickUpdate | ResolutionUpdate | FirmControlUpdate]
+    updates: list[
+        InstrumentUpdate | TickUpdate | ResolutionUpdate | ProgramUpdate | FirmControlUpdate
+    ]

@@ -89,8 +89,24 @@ class ControlMessage(Outbound):
     ts: Timestamp
 
 
+class EvaluationMessage(Outbound):
+    """What an account's evaluation program decided, once each: passed, failed (a hard
+    breach), locked (a soft one, until the next reset) or unlocked (the reset)."""
+
+    type: Literal["evaluation"]
+    account_id: str
+    program_id: str
+    outcome: Literal["passed", "failed", "locked", "unlocked"]
+    rule: Literal["daily_loss", "max_loss", "max_duration", "profit_target", "max_drawdown"]
+    threshold: Money = Field(description="The rule's limit: a loss, a floor, days, the target.")
+    measured: Money = Field(description="Where the account stood against it.")
+    detail: str
+    ts: Timestamp
+
+
 RiskEventMessage = Annotated[
-    DrawdownViolationMessage | AccountStatusMessage | ControlMessage, Field(discriminator="type")
+    DrawdownViolationMessage | AccountStatusMessage | ControlMessage | EvaluationMessage,
+    Field(discriminator="type"),
 ]
 """Topic ``risk-events``, key = account_id."""
 

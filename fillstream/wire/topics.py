@@ -25,6 +25,7 @@ from fillstream.wire.outbound import (
     OrderEventMessage,
     RiskEventMessage,
 )
+from fillstream.wire.programs import ProgramMessage
 
 
 @dataclass(frozen=True)
@@ -42,6 +43,7 @@ ACCOUNTS = TopicContract("accounts", AccountMessage, inbound=True, compacted=Tru
 TICKS = TopicContract("ticks", TickMessage, inbound=True)
 ORDERS = TopicContract("orders", OrderCommand, inbound=True)
 RESOLUTIONS = TopicContract("resolutions", ResolutionMessage, inbound=True, compacted=True)
+PROGRAMS = TopicContract("programs", ProgramMessage, inbound=True, compacted=True)
 CONTROLS = TopicContract("controls", ControlRequest, inbound=True)
 FIRM_CONTROLS = TopicContract("firm_controls", FirmControlRequest, inbound=True)
 MARKET_DATA = TopicContract("market_data", MarketDataBatch, internal=True)
@@ -51,6 +53,6 @@ RISK_EVENTS = TopicContract("risk_events", RiskEventMessage)
 DEAD_LETTERS = TopicContract("dead_letters", DeadLetterMessage)
 
 CONTRACT = (
-    INSTRUMENTS, ACCOUNTS, TICKS, ORDERS, RESOLUTIONS, CONTROLS, FIRM_CONTROLS, MARKET_DATA,
-    FILLS, ORDER_EVENTS, RISK_EVENTS, DEAD_LETTERS,
+    INSTRUMENTS, ACCOUNTS, TICKS, ORDERS, RESOLUTIONS, PROGRAMS, CONTROLS, FIRM_CONTROLS,
+    MARKET_DATA, FILLS, ORDER_EVENTS, RISK_EVENTS, DEAD_LETTERS,
 )  # fmt: skip

@@ -8,13 +8,14 @@ a crash can never keep one without the other.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from decimal import Decimal
 from typing import Any
 
 from fillstream.core.model import (
     Account,
     AccountLimits,
+    Evaluation,
     OffsetType,
     Order,
     OrderType,
@@ -102,6 +103,7 @@ def dump_account(account: Account) -> dict[str, Any]:
             for key, position in account.positions.items()
         },
         "resting": [_dump_resting(resting) for resting in account.resting.values()],
+        **({"evaluation": _dump_evaluation(account.evaluation)} if account.evaluation else {}),
     }
 
 
@@ -123,6 +125,45 @@ def load_account(document: dict[str, Any]) -> Account:
         fills=document.get("fills", 0),
         positions={key: _load_position(item) for key, item in document["positions"].items()},
         resting={item.order.order_id: item for item in resting},
+        evaluation=_load_evaluation(document["evaluation"]) if "evaluation" in document else None,
+    )
+
+
+_EVALUATION_AMOUNTS = (
+    "day_start_balance", "day_start_equity", "high_water", "eod_high_water", "best_day"
+)  # fmt: skip
+
+
+def _dump_evaluation(evaluation: Evaluation) -> dict[str, Any]:
+    return {
+        "program_id": evaluation.program_id,
+        "overrides": evaluation.overrides,
+        "started": evaluation.started.isoformat() if evaluation.started else None,
+        "day": evaluation.day.isoformat() if evaluation.day else None,
+        **{name: str(getattr(evaluation, name)) for name in _EVALUATION_AMOUNTS},
+        "days_traded": evaluation.days_traded,
+        "last_traded": evaluation.last_traded.isoformat() if evaluation.last_traded else None,
+        "outcome": evaluation.outcome,
+        "locked": evaluation.locked,
+        "orders": [t.isoformat() for t in evaluation.orders],
+    }
+
+
+def _load_evaluation(item: dict[str, Any]) -> Evaluation:
+    def day(value: str | None) -> date | None:
+        return date.fromisoformat(value) if value else None
+
+    return Evaluation(
+        program_id=item["program_id"],
+        overrides=item["overrides"],
+        started=datetime.fromisoformat(item["started"]) if item["started"] else None,
+        day=day(item["day"]),
+        **{name: Decimal(item[name]) for name in _EVALUATION_AMOUNTS},
+        days_traded=item["days_traded"],
+        last_traded=day(item["last_traded"]),
+        outcome=item["outcome"],
+        locked=item["locked"],
+        orders=[datetime.fromisoformat(t) for t in item["orders"]],
     )
 
 

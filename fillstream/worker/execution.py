@@ -19,9 +19,11 @@ from fillstream.core import commands, controls, engine
 from fillstream.core.events import AccountStatusChanged, Event
 from fillstream.core.model import (
     ENGINE_ID_PREFIX,
+    HUNDRED,
     Account,
     AccountLimits,
     Cancel,
+    Evaluation,
     SeenOrder,
     Session,
 )
@@ -42,6 +44,7 @@ from fillstream.wire.market_data import (
     FirmControlUpdate,
     InstrumentUpdate,
     MarketDataBatch,
+    ProgramUpdate,
     ResolutionUpdate,
 )
 from fillstream.worker.checkpoint import Checkpoint
@@ -87,6 +90,7 @@ class Execution:
         self._resolutions = settings.topic(contract.RESOLUTIONS.name)
         self._controls = settings.topic(contract.CONTROLS.name)
         self._firm_controls = settings.topic(contract.FIRM_CONTROLS.name)
+        self._programs = settings.topic(contract.PROGRAMS.name)
         self._defaults = AccountLimits(
             settings.default_max_leverage,
             settings.default_max_order_pct,
@@ -211,11 +215,17 @@ class Execution:
             if stored.has_applied(record.progress_key, record.offset):
                 return
             stored.account.limits = self._limits(message, stored.account.limits)
+            _join_program(stored.account, message)
             state.save(stored, watched_symbols(stored.account), applied, [])
             return
+        defaults = self._defaults
+        if message.program_id is not None:
+            # A program's own loss rules replace the drawdown limit unless one is given.
+            defaults = replace(defaults, max_drawdown_pct=HUNDRED)
         account = engine.open_account(
-            message.account_id, message.starting_balance, self._limits(message, self._defaults)
+            message.account_id, message.starting_balance, self._limits(message, defaults)
         )
+        _join_program(account, message)
         opened = AccountStatusChanged(account.account_id, "active", "opened", record.record_time)
         outputs = self._publisher.outputs([opened])
         state.save(StoredAccount(account), set(), applied, outputs)
@@ -257,6 +267,8 @@ class Execution:
                 topic = self._resolutions
             elif isinstance(update, FirmControlUpdate):
                 topic = self._firm_controls
+            elif isinstance(update, ProgramUpdate):
+                topic = self._programs
             else:
                 topic = self._ticks
             source = f"{topic}#{update.partition}"
@@ -284,6 +296,11 @@ class Execution:
                     entry.changed |= bool(settled)
                     events += settled
                 resting_on.pop(key, None)
+                continue
+            if isinstance(update, ProgramUpdate):
+                if newer:
+                    state.set_program(update.program)
+                    market = state.market()
                 continue
             if isinstance(update, FirmControlUpdate):
                 control, at = to_control(update.control), update.control.ts
@@ -409,6 +426,20 @@ class _OrderIds:
         if document is None or len(document) < 3 or load_seen(document).offset != offset:
             return None
         return [Output.load(item) for item in document[2]]
+
+
+def _join_program(account: Account, message: AccountMessage) -> None:
+    """A program named for the first time (or another one) starts an evaluation afresh; the
+    same one again only takes the account's overrides, if given."""
+    if message.program_id is None:
+        return
+    overrides = message.program_overrides
+    given = overrides.model_dump(mode="json", exclude_none=True) if overrides else None
+    evaluation = account.evaluation
+    if evaluation is None or evaluation.program_id != message.program_id:
+        account.evaluation = Evaluation(message.program_id, given or {})
+    elif given is not None:
+        evaluation.overrides = given
 
 
 def _rests_on(account: Account | None, symbol: str) -> bool:

@@ -11,6 +11,7 @@ changes were not stored).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
@@ -20,6 +21,7 @@ from fillstream.core.model import (
     Account,
     Instrument,
     Market,
+    Program,
     Quote,
     Resolution,
     TradingState,
@@ -32,6 +34,7 @@ from fillstream.wire.inbound import (
     to_instrument,
     to_resolution,
 )
+from fillstream.wire.programs import ProgramMessage, to_program
 from fillstream.worker.documents import Output, StoredAccount, dump_stored, load_stored
 from fillstream.worker.tables import (
     Table,
@@ -58,6 +61,8 @@ class PartitionState:
         self._watchers: dict[str, set[str]] | None = None
         self._market_position: dict[str, int] | None = None
         self._trading: TradingState | None = None
+        self._programs: dict[tuple[str, str], Program] = {}
+        """(program_id@partition, the account's overrides) -> the rules, decoded."""
         self._changed = changed
         """Accounts whose outbox this batch has started (owned by `WorkerState`, which keeps
         it across a rebalance: the batch's outputs are still to be delivered)."""
@@ -165,6 +170,11 @@ class PartitionState:
         self._tables.instruments[key] = message.model_dump(mode="json")
         self._instruments[key] = to_instrument(message)
 
+    def set_program(self, message: ProgramMessage) -> None:
+        key = market_key(message.program_id, self.partition)
+        self._tables.programs[key] = message.model_dump(mode="json", exclude_none=True)
+        self._programs = {k: v for k, v in self._programs.items() if k[0] != key}
+
     def set_resolution(self, message: ResolutionMessage) -> None:
         key = market_key(message.symbol, self.partition)
         self._tables.resolutions[key] = message.model_dump(mode="json")
@@ -209,7 +219,22 @@ class PartitionState:
             key = market_key(symbol, self.partition)
             return _decoded(self._resolutions, self._tables.resolutions, key, _to_resolution)
 
-        return Market(instrument, last_price, quote, resolution, self.trading)
+        def program(account: Account) -> Program | None:
+            evaluation = account.evaluation
+            if evaluation is None:
+                return None
+            key = market_key(evaluation.program_id, self.partition)
+            overrides = json.dumps(evaluation.overrides, sort_keys=True)
+            rules = self._programs.get((key, overrides))
+            if rules is None:
+                document = self._tables.programs.get(key)
+                if document is None:
+                    return None
+                message = ProgramMessage.model_validate(document)
+                rules = self._programs[(key, overrides)] = to_program(message, evaluation.overrides)
+            return rules
+
+        return Market(instrument, last_price, quote, resolution, self.trading, program)
 
     def watchers_of(self, key: str) -> set[str]:
         """The accounts holding or resting on a market key, by an index kept in memory.

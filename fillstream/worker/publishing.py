@@ -9,6 +9,7 @@ from fillstream import metrics
 from fillstream.core.events import (
     AccountStatusChanged,
     ControlApplied,
+    EvaluationDecided,
     Event,
     Fill,
     OrderEvent,
@@ -22,6 +23,7 @@ from fillstream.wire.outbound import (
     AccountStatusMessage,
     ControlMessage,
     DrawdownViolationMessage,
+    EvaluationMessage,
     FillMessage,
     OrderEventMessage,
 )
@@ -53,6 +55,7 @@ class Publisher:
             | AccountStatusMessage
             | DrawdownViolationMessage
             | ControlMessage
+            | EvaluationMessage
         )
         if isinstance(event, Fill):
             topic, message = self._fills, FillMessage.model_validate(event)
@@ -65,6 +68,9 @@ class Publisher:
             topic, message = self._risk_events, AccountStatusMessage.model_validate(event)
         elif isinstance(event, ControlApplied):
             topic, message = self._risk_events, ControlMessage.model_validate(event)
+        elif isinstance(event, EvaluationDecided):
+            topic, message = self._risk_events, EvaluationMessage.model_validate(event)
+            metrics.EVALUATIONS.labels(event.outcome, event.rule).inc()
         else:
             topic, message = self._risk_events, DrawdownViolationMessage.model_validate(event)
             metrics.DRAWDOWN_VIOLATIONS.inc()

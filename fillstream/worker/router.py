@@ -1,5 +1,5 @@
-"""The market router: instruments, ticks and resolutions (keyed by symbol) and firm-wide
-controls in, validated, and copied in batches to every account partition on the internal
+"""The market router: instruments, ticks and resolutions (keyed by symbol), programs and
+firm-wide controls in, validated, and copied in batches to every account partition on the internal
 ``market-data`` topic.
 
 Each account partition keeps its own copy of the market, so checks, resting-limit fills and marks
@@ -26,9 +26,11 @@ from fillstream.wire.market_data import (
     FirmControlUpdate,
     InstrumentUpdate,
     MarketDataBatch,
+    ProgramUpdate,
     ResolutionUpdate,
     TickUpdate,
 )
+from fillstream.wire.programs import ProgramMessage
 from fillstream.worker.checkpoint import Checkpoint
 from fillstream.worker.documents import Output
 from fillstream.worker.inputs import Input, event_time, require_key
@@ -53,10 +55,11 @@ class Router:
         self._instruments = settings.topic("instruments")
         self._resolutions = settings.topic("resolutions")
         self._firm_controls = settings.topic(contract.FIRM_CONTROLS.name)
+        self._programs = settings.topic(contract.PROGRAMS.name)
         self._partitions = settings.topic_partitions
         self._max_clock_skew = timedelta(seconds=settings.max_clock_skew_seconds)
         self._updates: list[
-            InstrumentUpdate | TickUpdate | ResolutionUpdate | FirmControlUpdate
+            InstrumentUpdate | TickUpdate | ResolutionUpdate | ProgramUpdate | FirmControlUpdate
         ] = []
 
     async def run(self, stream: StreamT) -> None:
@@ -83,6 +86,13 @@ class Router:
             return
         if record.topic == self._resolutions:
             self._resolve(record)
+            return
+        if record.topic == self._programs:
+            program = decode(ProgramMessage, record.value)
+            require_key(record, program.program_id, "program_id")
+            self._updates.append(
+                ProgramUpdate(program=program, partition=record.partition, offset=record.offset)
+            )
             return
         if record.topic == self._firm_controls:
             control = decode(FirmControlRequest, record.value)

@@ -32,6 +32,8 @@ class Tables:
     """symbol -> kind, for validating ticks; [resolution, symbol] -> how it resolved."""
     resolutions: Table
     """symbol@partition -> how the prediction market resolved (`ResolutionMessage`)."""
+    programs: Table
+    """program_id@partition -> the program's rules (`ProgramMessage`)."""
     order_ids: Table
     """[account_id, order_id] -> first use and source offset."""
     order_status: Table
@@ -56,6 +58,7 @@ class Tables:
             "watchers": "watchers",
             "router_instruments": "router-instruments",
             "resolutions": "resolutions",
+            "programs": "programs",
             "order_ids": "order-ids",
             "order_status": "order-status",
             "progress": "progress",

@@ -29,8 +29,8 @@ class Topics:
     """The execution agent's one subscription: orders, accounts, controls and market data are
     co-partitioned, so partition p of each is one unit of work."""
     symbol_inputs: TopicT
-    """The router's: instruments, ticks and resolutions, all keyed by symbol, and firm-wide
-    controls (one partition carries them all)."""
+    """The router's: instruments, ticks and resolutions, all keyed by symbol, programs (by
+    program_id) and firm-wide controls (one partition carries them all)."""
 
     @classmethod
     def declare(cls, app: faust.App, settings: Settings) -> Topics:
@@ -59,6 +59,7 @@ class Topics:
                 name(contract.INSTRUMENTS),
                 name(contract.TICKS),
                 name(contract.RESOLUTIONS),
+                name(contract.PROGRAMS),
                 name(contract.FIRM_CONTROLS),
             ),
         )

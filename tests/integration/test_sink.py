@@ -118,6 +118,7 @@ async def test_every_fill_lands_once_with_its_values(
             [3, "money columns Decimal(76, 18)"],
             [4, "orders: filled, open and average price; order_outcomes"],
             [5, "risk_events: operators' controls"],
+            [6, "risk_events: evaluation programs' decisions; evaluation_status"],
         ]
         assert sink.status()["rows"] == 30
     finally:

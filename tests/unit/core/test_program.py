@@ -37,9 +37,8 @@ def running(**rules: Any) -> tuple[Book, Account]:
 
 
 def decided(events: list[Event]) -> list[tuple[str, str, D, D]]:
-    return [
-        (e.outcome, e.rule, e.limit, e.value) for e in events if isinstance(e, EvaluationDecided)
-    ]
+    verdicts = [e for e in events if isinstance(e, EvaluationDecided)]
+    return [(e.outcome, e.rule, e.threshold, e.measured) for e in verdicts]
 
 
 def at(book: Book, when: datetime) -> None:

@@ -21,7 +21,16 @@ from hypothesis_jsonschema import from_schema
 
 from fillstream.core import commands, engine
 from fillstream.core.events import OrderEvent
-from fillstream.core.model import AccountLimits, Cancel, InMemoryOrderIds, Kind, Market
+from fillstream.core.model import (
+    Account,
+    AccountLimits,
+    Cancel,
+    Evaluation,
+    InMemoryOrderIds,
+    Kind,
+    Market,
+    Program,
+)
 from fillstream.wire.codec import BadMessage, decode
 from fillstream.wire.inbound import (
     AccountMessage,
@@ -35,6 +44,7 @@ from fillstream.wire.inbound import (
     to_instrument,
     to_order,
 )
+from fillstream.wire.programs import ProgramMessage, to_program
 from tests.unit.core.scenario import crypto, prediction
 
 SCHEMAS = Path(__file__).resolve().parents[3] / "docs" / "schemas"
@@ -43,6 +53,7 @@ TOPICS = {
     "ticks": TickMessage,
     "accounts": AccountMessage,
     "instruments": InstrumentMessage,
+    "programs": ProgramMessage,
 }
 MESSAGES = int(os.environ.get("FILLSTREAM_FUZZ_MESSAGES", "20000"))
 SEEDS_PER_TOPIC = int(os.environ.get("FILLSTREAM_FUZZ_SEEDS", "40"))
@@ -109,11 +120,19 @@ class Harness:
     def __init__(self) -> None:
         self.instruments = {"BTC": crypto("BTC"), "PRES": prediction("PRES")}
         self.prices = {"BTC": D("100"), "PRES": D("0.5")}
-        self.market = Market(self.instruments.get, self.prices.get)
+        self.programs: dict[str, ProgramMessage] = {}
+        self.market = Market(self.instruments.get, self.prices.get, program=self._program)
         self.order_ids = InMemoryOrderIds()
         self.clock = datetime(2026, 1, 1, tzinfo=UTC)
         self.offset = 0
         self.reset()
+
+    def _program(self, account: Account) -> Program | None:
+        evaluation = account.evaluation
+        rules = evaluation and self.programs.get(evaluation.program_id)
+        if evaluation is None or rules is None:
+            return None
+        return to_program(rules, evaluation.overrides)
 
     def reset(self) -> None:
         limits = AccountLimits(D(2), D(100), D(100))
@@ -162,7 +181,17 @@ class Harness:
                 message.max_drawdown_pct or D(10),
             )
             account = engine.open_account(message.account_id, message.starting_balance, limits)
+            if message.program_id is not None:
+                overrides = message.program_overrides
+                given = overrides.model_dump(mode="json", exclude_none=True) if overrides else {}
+                account.evaluation = Evaluation(message.program_id, given)
             self.accounts[message.account_id] = account
+        elif isinstance(message, ProgramMessage):
+            self.programs[message.program_id] = message
+            # Every account in a program runs the latest: fuzzed rules meet fuzzed orders.
+            for account in self.accounts.values():
+                if account.evaluation is not None:
+                    account.evaluation = Evaluation(message.program_id)
         elif isinstance(message, InstrumentMessage):
             known = self.instruments.get(message.symbol)
             if known is None or known.kind is message.kind:
