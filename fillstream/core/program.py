@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
+from typing import Any
 
 from fillstream.core.model import (
     HUNDRED,
@@ -167,3 +168,38 @@ def throttled(evaluation: Evaluation, program: Program, now: datetime) -> str | 
     if program.max_orders_per_second is not None or program.max_orders_per_minute is not None:
         evaluation.orders = [*recent, now]
     return None
+
+
+def standing(
+    evaluation: Evaluation, account: Account, rules: Program, equity: Decimal
+) -> dict[str, Any]:
+    """Where the account stands against each of its program's rules, for people: what is left
+    of today's loss, the distance to the floor and to the target, the days."""
+    initial = account.starting_balance
+    shown: dict[str, Any] = {
+        "program_id": evaluation.program_id,
+        "outcome": evaluation.outcome,
+        "locked": evaluation.locked,
+        "day": evaluation.day.isoformat() if evaluation.day else None,
+        "days_traded": evaluation.days_traded,
+        "min_trading_days": rules.min_trading_days,
+    }
+    if rules.daily_loss is not None:
+        start = {
+            DayStart.BALANCE: evaluation.day_start_balance,
+            DayStart.EQUITY: evaluation.day_start_equity,
+            DayStart.HIGHER: max(evaluation.day_start_balance, evaluation.day_start_equity),
+        }[rules.daily_loss_from]
+        limit = rules.daily_loss.of(initial)
+        shown["daily_loss"] = {"limit": limit, "lost": start - equity,
+                               "remaining": limit - (start - equity)}  # fmt: skip
+    floor = max_loss_floor(evaluation, account, rules)
+    if floor is not None:
+        shown["max_loss"] = {"floor": floor, "distance": equity - floor}
+    if rules.profit_target is not None:
+        target = rules.profit_target.of(initial)
+        shown["profit_target"] = {"target": target, "profit": equity - initial,
+                                  "remaining": max(target - (equity - initial), ZERO)}  # fmt: skip
+    if rules.max_days is not None and evaluation.started is not None:
+        shown["ends_at"] = evaluation.started + timedelta(days=rules.max_days)
+    return shown

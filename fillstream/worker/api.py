@@ -10,6 +10,7 @@ import asyncio
 import base64
 import binascii
 import json
+from datetime import datetime
 from decimal import Decimal
 from functools import wraps
 from typing import Any
@@ -19,7 +20,7 @@ from faust.web import Request, Response, View
 from pydantic import ValidationError
 
 from fillstream.auth import PRINCIPAL, Principal
-from fillstream.core import engine, ledger, pricing
+from fillstream.core import engine, ledger, pricing, program
 from fillstream.core.model import Account, Market, split_position_key
 from fillstream.settings import Settings
 from fillstream.sink.rows import TRADES
@@ -324,7 +325,27 @@ def _account_view(account: Account, market: Market) -> dict:
         "drawdown_pct": format(engine.drawdown_pct(account.peak_equity, equity), "f"),
         "positions": positions,
         "resting_orders": resting,
+        **_program_view(account, market, equity),
     }
+
+
+def _program_view(account: Account, market: Market, equity: Decimal) -> dict:
+    """The account's evaluation program and where it stands against each rule, if it runs one
+    (amounts as text, times on the wire's format)."""
+    evaluation, rules = account.evaluation, market.program(account)
+    if evaluation is None or rules is None:
+        return {}
+
+    def shown(value: object) -> object:
+        if isinstance(value, Decimal):
+            return format(value, "f")
+        if isinstance(value, datetime):
+            return format_time(value)
+        if isinstance(value, dict):
+            return {name: shown(item) for name, item in value.items()}
+        return value
+
+    return {"program": shown(program.standing(evaluation, account, rules, equity))}
 
 
 TRADE_FIELDS = ("fill_id", "order_id", "symbol", "side", "outcome", "quantity", "price", "fee",
