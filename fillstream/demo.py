@@ -41,6 +41,21 @@ ORDERS_PER_SECOND = 40
 SEED = 42
 ANALYST_QUERY = """SELECT account_id, fills, realized - fees AS net_realized, equity
 FROM account_equity ORDER BY equity DESC LIMIT 5"""
+PROGRAMS: tuple[dict[str, Any], ...] = (
+    # FTMO-like: a static maximum loss and a daily loss from the larger of balance and equity,
+    # reset at midnight in Prague. Amounts are scaled down so that a minute shows outcomes.
+    {"program_id": "ftmo-like", "time_zone": "Europe/Prague", "daily_loss": {"pct": "0.15"},
+     "daily_loss_from": "higher", "max_loss": {"pct": "0.5"}, "profit_target": {"pct": "0.02"},
+     "min_trading_days": 1},
+    # A trailing end-of-day drawdown that stops at the start, and a daily loss that locks the
+    # account until the 17:00 New York reset.
+    {"program_id": "eod-ny", "time_zone": "America/New_York", "day_starts_at": "17:00",
+     "max_loss": {"pct": "0.8"}, "max_loss_trailing": "end_of_day",
+     "max_loss_stops_at_start": True, "daily_loss": {"pct": "0.2"}, "daily_loss_locks": True,
+     "profit_target": {"pct": "0.02"}, "max_orders_per_second": 10},
+)  # fmt: skip
+"""The two evaluation programs the demo's sound traders run, alternately."""
+BANK_EVERY_SECONDS = 1.0
 
 
 def run_demo(settings: Settings, seconds: float) -> int:
@@ -73,6 +88,7 @@ class Tally:
     rejections: Counter = field(default_factory=Counter)
     statuses: dict[str, list[str]] = field(default_factory=dict)
     violations: list[dict] = field(default_factory=list)
+    evaluations: list[dict] = field(default_factory=list)
     last_fill: dict[str, dict] = field(default_factory=dict)
     positions: dict[str, dict[str, Decimal]] = field(default_factory=dict)
 
@@ -90,6 +106,8 @@ class Tally:
             )
         elif name == "risk_events" and value["type"] == "drawdown_violation":
             self.violations.append(value)
+        elif name == "risk_events" and value["type"] == "evaluation":
+            self.evaluations.append(value)
 
 
 async def _demo(base: Settings, bootstrap: str, seconds: float) -> int:
@@ -142,11 +160,18 @@ class Session:
         self.market = MarketModel(3, 2, SEED, TICKS_PER_SECOND, datetime.now(UTC), quotes=True)
         self.instruments = {i["symbol"]: i for i in self.market.instruments()}
         self.traders = TraderModel(12, SEED, bad_share=0.03, reckless_share=0.25, manage_share=0.1)
+        sound = [a for a in self.traders.accounts if "max_drawdown_pct" not in a]
+        for n, account in enumerate(sound):
+            account["program_id"] = PROGRAMS[n % len(PROGRAMS)]["program_id"]
+            if n % 4 < 2:
+                self.traders.patient.add(account["account_id"])
         self.prices: dict[str, str] = {}
         self.sent: Counter = Counter()
         self.tally = Tally()
         self.resting_at_end = 0
         self._lag = 0
+        self._banked = 0.0
+        self._closing = 0
 
     async def run(self, seconds: float) -> Tally:
         producer = upstream_producer(self.bootstrap)
@@ -191,6 +216,9 @@ class Session:
     async def _open_accounts(self, producer, consumer) -> None:
         for symbol, instrument in self.instruments.items():
             await self._send(producer, "instruments", symbol, json.dumps(instrument).encode())
+        for program in PROGRAMS:
+            await self._send(producer, "programs", program["program_id"],
+                             json.dumps(program).encode())  # fmt: skip
         for key, value in self.traders.account_messages():
             await self._send(producer, "accounts", key, value)
         await producer.flush()
@@ -213,12 +241,45 @@ class Session:
                 while self.sent["orders"] < elapsed * ORDERS_PER_SECOND:
                     key, value = self.traders.order(self.instruments, self.prices)
                     await self._send(producer, "orders", key, value)
+                if elapsed >= self._banked + BANK_EVERY_SECONDS:
+                    self._banked = elapsed
+                    await self._bank_profits(producer)
                 await self._collect(consumer)
                 if time.monotonic() >= next_lag_check:
                     next_lag_check += 2
                     await self._worker_lag(consumer)
                 view.refresh(elapsed)
                 await asyncio.sleep(0.02)
+
+    async def _bank_profits(self, producer) -> None:
+        """Traders in a program who are ahead of its target close their positions (a pass is
+        judged flat), as a trader banking a challenge would."""
+        targets = {p["program_id"]: Decimal(p["profit_target"]["pct"]) for p in PROGRAMS}
+        for account in self.traders.accounts:
+            program_id = account.get("program_id")
+            positions = self.tally.positions.get(account["account_id"], {})
+            if program_id is None or not any(positions.values()):
+                continue
+            start = Decimal(account["starting_balance"])
+            held = sum(
+                abs(q) * Decimal(self.prices[key.partition(":")[0]]) for key, q in positions.items()
+            )
+            # Ahead of the target by twice what closing costs (fees, slippage: under 0.15 %).
+            ahead = _equity(self.tally, account, self.prices) - start
+            if ahead < start * targets[program_id] / 100 + held * Decimal("0.002"):
+                continue
+            for key, quantity in positions.items():
+                if not quantity:
+                    continue
+                symbol, _, outcome = key.partition(":")
+                self._closing += 1
+                order = {"order_id": f"{account['account_id']}-bank-{self._closing}",
+                         "account_id": account["account_id"], "symbol": symbol,
+                         "side": "sell" if quantity > 0 else "buy", "type": "market",
+                         "quantity": str(abs(quantity)),
+                         **({"outcome": outcome} if outcome else {})}  # fmt: skip
+                await self._send(producer, "orders", account["account_id"],
+                                 json.dumps(order).encode())  # fmt: skip
 
     async def _settle(self, consumer) -> None:
         """Read until every sound order has an event and the worker has caught up."""
@@ -336,6 +397,16 @@ def _print_summary(tally: Tally, session: Session) -> None:
         print(f"  drawdown violation: {violation['account_id']} at equity {violation['equity']} "
               f"({Decimal(violation['drawdown_pct']):.2f} % below peak "
               f"{Decimal(violation['peak_equity']):.2f})")  # fmt: skip
+    for program in PROGRAMS:
+        program_id = program["program_id"]
+        accounts = [a for a in session.traders.accounts if a.get("program_id") == program_id]
+        decided = [e for e in tally.evaluations if e["program_id"] == program_id]
+        outcomes = Counter(e["outcome"] for e in decided)
+        rules = Counter(e["rule"] for e in decided if e["outcome"] in ("failed", "locked"))
+        print(f"  program {program_id}: {len(accounts)} accounts, passed: {outcomes['passed']}, "
+              f"failed: {outcomes['failed']}, locked: {outcomes['locked']}"
+              + (" (" + ", ".join(f"{r} {n}" for r, n in rules.most_common()) + ")"
+                 if rules else ""))  # fmt: skip
     ranked = sorted(
         ((_equity(tally, a, session.prices), a["account_id"]) for a in session.traders.accounts),
         reverse=True,

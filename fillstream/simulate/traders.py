@@ -5,8 +5,8 @@ is deliberately bad (oversized, an unknown symbol, malformed JSON) so that rejec
 letters show; reckless accounts trade big on high leverage with a tight drawdown limit. With a
 share of order management, traders also cancel and move their limit orders, and send some as IOC
 or GTD (expiring within a minute of the clock), and turn some market orders into brackets,
-breakout stops and trailing stops. The same seed, prices and clock give the same
-messages.
+breakout stops and trailing stops. Patient accounts only post limit orders. The same seed,
+prices and clock give the same messages.
 """
 
 from __future__ import annotations
@@ -52,6 +52,8 @@ class TraderModel:
                 account.update(RECKLESS_LIMITS)
             self.accounts.append(account)
         self._sequence = 0
+        self.patient: set[str] = set()
+        """Accounts that only send limit orders."""
 
     def account_messages(self) -> list[tuple[str, bytes]]:
         return [(a["account_id"], json.dumps(a).encode()) for a in self.accounts]
@@ -68,6 +70,9 @@ class TraderModel:
         account_id = account["account_id"]
         order_id = f"{account_id}-{self._sequence}"
         priced = [symbol for symbol in instruments if symbol in prices]
+        if "program_id" in account:
+            # Challenge accounts trade the crypto book (as prop firms' programs often do).
+            priced = [symbol for symbol in priced if instruments[symbol]["kind"] == "crypto"]
         draw = rng.random()
         if draw < self.bad_share / 3 or not priced:
             return account_id, b'{"order_id": "' + order_id.encode() + b'", "account_id": '
@@ -97,7 +102,8 @@ class TraderModel:
         elif draw < self.bad_share:
             order["symbol"] = "NOT-LISTED"
         order["quantity"] = str(quantity)
-        if rng.random() < 0.35:
+        # Patient accounts only post limit orders: they earn the spread rather than pay it.
+        if rng.random() < 0.35 or account_id in self.patient:
             away = Decimal(rng.uniform(0.0, 0.004))
             limit = reference * (1 - away if order["side"] == "buy" else 1 + away)
             limit = max((limit / tick).to_integral_value() * tick, tick)

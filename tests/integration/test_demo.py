@@ -106,6 +106,21 @@ async def test_short_demo_summary_agrees_with_the_topics(
     assert len(still_open) == figure(out, "resting at the end")
     assert figure(out, "orders ended") == len(sound) - len(still_open)
 
+    # Each program's line counts its decisions on risk-events.
+    risk = [json.loads(value) for value in await read_all(kafka_bootstrap, f"{prefix}risk-events")]
+    for program_id in ("ftmo-like", "eod-ny"):
+        decided = Counter(e["outcome"] for e in risk
+                          if e["type"] == "evaluation" and e["program_id"] == program_id)  # fmt: skip
+        line = re.search(
+            rf"program {program_id}: (\d+) accounts, passed: (\d+), failed: (\d+), locked: (\d+)",
+            out,
+        )
+        assert line is not None, out
+        counted = [int(n) for n in line.groups()]
+        assert counted[0] > 0 and counted[1:] == [
+            decided[o] for o in ("passed", "failed", "locked")
+        ]
+
     analyst_rows = out.split("ClickHouse (through the sink)")[1].splitlines()[2:7]
     assert len(analyst_rows) == 5
     assert all(re.match(r"\s+(trader|reckless)-\d{4}\s+\d+\s", row) for row in analyst_rows)
