@@ -111,10 +111,8 @@ async def test_short_demo_summary_agrees_with_the_topics(
     for program_id in ("ftmo-like", "eod-ny"):
         decided = Counter(e["outcome"] for e in risk
                           if e["type"] == "evaluation" and e["program_id"] == program_id)  # fmt: skip
-        line = re.search(
-            rf"program {program_id}: (\d+) accounts, passed: (\d+), failed: (\d+), locked: (\d+)",
-            out,
-        )
+        counts = r"(\d+) accounts, passed: (\d+), failed: (\d+), locked: (\d+)"
+        line = re.search(rf"program {program_id}: {counts}", out)
         assert line is not None, out
         counted = [int(n) for n in line.groups()]
         assert counted[0] > 0 and counted[1:] == [
