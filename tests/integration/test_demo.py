@@ -109,8 +109,8 @@ async def test_short_demo_summary_agrees_with_the_topics(
     # Each program's line counts its decisions on risk-events.
     risk = [json.loads(value) for value in await read_all(kafka_bootstrap, f"{prefix}risk-events")]
     for program_id in ("ftmo-like", "eod-ny"):
-        decided = Counter(e["outcome"] for e in risk
-                          if e["type"] == "evaluation" and e["program_id"] == program_id)  # fmt: skip
+        mine = [e for e in risk if e["type"] == "evaluation" and e["program_id"] == program_id]
+        decided = Counter(e["outcome"] for e in mine)
         counts = r"(\d+) accounts, passed: (\d+), failed: (\d+), locked: (\d+)"
         line = re.search(rf"program {program_id}: {counts}", out)
         assert line is not None, out
