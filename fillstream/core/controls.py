@@ -58,6 +58,9 @@ def apply(account: Account | None, control: Control, market: Market, now: dateti
         action = control.action
         before = account.state
         account.state = STATE_AFTER.get(action, before)
+        if action is Action.RESUME and account.evaluation is not None:
+            # Resumed by hand: the program's rules watch it again at once.
+            account.evaluation.locked = False
         events: list[Event] = []
         if account.state is not before:
             why = f"control: {action.value}"

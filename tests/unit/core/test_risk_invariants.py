@@ -9,8 +9,9 @@ The default run is short enough for every CI run. ``make prove`` runs at least 1
 from __future__ import annotations
 
 import os
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, time, timedelta
 from decimal import Decimal as D
+from zoneinfo import ZoneInfo
 
 from hypothesis import HealthCheck, settings
 from hypothesis import strategies as st
@@ -21,15 +22,33 @@ from hypothesis.stateful import (
     rule,
 )
 
-from fillstream.core import buying_power, commands, controls, engine, ledger, pricing, triggers
+from fillstream.core import (
+    buying_power,
+    commands,
+    controls,
+    engine,
+    ledger,
+    pricing,
+    program,
+    triggers,
+)
 from fillstream.core.controls import Action, Control
-from fillstream.core.events import TERMINAL, Event, Fill, OrderEvent, OrderStatus
+from fillstream.core.events import (
+    TERMINAL,
+    EvaluationDecided,
+    Event,
+    Fill,
+    OrderEvent,
+    OrderStatus,
+)
 from fillstream.core.model import (
     EXACT,
     ONE,
     ZERO,
     AccountLimits,
     Cancel,
+    DayStart,
+    Evaluation,
     InMemoryOrderIds,
     Instrument,
     Kind,
@@ -38,19 +57,46 @@ from fillstream.core.model import (
     Order,
     OrderType,
     Outcome,
+    Program,
     Quote,
     Replace,
     Resolution,
     Result,
+    Session,
     Side,
+    Threshold,
     TimeInForce,
     TradingState,
+    Trailing,
     copy_account,
     position_key,
     rounded,
     split_position_key,
 )
 
+thresholds = st.one_of(
+    st.builds(Threshold, amount=st.sampled_from([D("1"), D("50"), D("500")])),
+    st.builds(Threshold, pct=st.sampled_from([D("0.1"), D("2"), D("10")])),
+)
+programs = st.builds(
+    Program,
+    program_id=st.just("p"),
+    day=st.sampled_from([Session(), Session(ZoneInfo("America/New_York"), time(17))]),
+    daily_loss=st.one_of(st.none(), thresholds),
+    daily_loss_from=st.sampled_from(DayStart),
+    daily_loss_locks=st.booleans(),
+    max_loss=st.one_of(st.none(), thresholds),
+    max_loss_trailing=st.sampled_from(Trailing),
+    max_loss_stops_at_start=st.booleans(),
+    profit_target=st.one_of(st.none(), thresholds),
+    min_trading_days=st.integers(min_value=0, max_value=2),
+    max_days=st.one_of(st.none(), st.just(1)),
+    consistency_pct=st.one_of(st.none(), st.just(D("50"))),
+    max_position_notional=st.one_of(st.none(), st.sampled_from([D("100"), D("10000")])),
+    max_open_orders=st.one_of(st.none(), st.integers(min_value=1, max_value=3)),
+    max_orders_per_minute=st.one_of(st.none(), st.integers(min_value=1, max_value=10)),
+)
+"""Evaluation programs: every rule on or off, at limits small enough to be met."""
 STEPS = int(os.environ.get("FILLSTREAM_PROPERTY_STEPS", "4000"))
 STEPS_PER_CASE = 40
 STEPS_RUN = [0]
@@ -91,9 +137,11 @@ class Trading(RuleBasedStateMachine):
         self.prices: dict[str, D] = {"BTC": D("100"), "ETH": D("0.37"), "PRES": D("0.5")}
         self.quotes: dict[str, Quote] = {}
         self.resolutions: dict[str, Resolution] = {}
+        rules = draw(st.one_of(st.none(), st.none(), programs))
         self.market = Market(
-            self.instruments.get, self.prices.get, self.quotes.get, self.resolutions.get
-        )
+            self.instruments.get, self.prices.get, self.quotes.get, self.resolutions.get,
+            program=lambda account: rules,
+        )  # fmt: skip
         limits = AccountLimits(
             D(draw(st.sampled_from(["0.5", "1", "2", "5"]))),
             D(draw(st.sampled_from(["10", "50", "100", "400"]))),
@@ -101,6 +149,9 @@ class Trading(RuleBasedStateMachine):
         )
         self.starting = D(draw(st.sampled_from(["100", "1000", "10000"])))
         self.account = engine.open_account("acc-1", self.starting, limits)
+        if rules is not None:
+            self.account.evaluation = Evaluation("p")
+        self.decided: list[EvaluationDecided] = []
         self.order_ids = InMemoryOrderIds()
         self.clock = datetime(2026, 1, 1, tzinfo=UTC)
         self.sequence = 0
@@ -121,6 +172,7 @@ class Trading(RuleBasedStateMachine):
         return self.clock
 
     def _absorb(self, events: list[Event]) -> None:
+        self.decided += [e for e in events if isinstance(e, EvaluationDecided)]
         for event in events:
             if isinstance(event, OrderEvent):
                 self._check_lifecycle(event)
@@ -507,6 +559,38 @@ class Trading(RuleBasedStateMachine):
             closing[key] = closing.get(key, ZERO) + max(order.quantity - shared, ZERO)
             counted.add(order.order_id)
             assert closing[key] <= abs(held), (order, held, closing[key])
+
+    @invariant()
+    def no_program_breach_goes_unseen(self) -> None:
+        """Every step ends marked: a running evaluation is inside its loss rules, or it has
+        decided; it decides a pass or a failure once, and its state follows."""
+        evaluation = self.account.evaluation
+        rules = self.market.program(self.account)
+        if evaluation is None or rules is None:
+            return
+        final = [e.outcome for e in self.decided if e.outcome in ("passed", "failed")]
+        assert len(final) <= 1, self.decided
+        if evaluation.outcome == "passed":
+            assert self.account.state is TradingState.CLOSED
+        elif evaluation.outcome == "failed":
+            assert (self.account.failed and self.account.halted) or (
+                self.account.state is TradingState.CLOSED
+            )
+        if (
+            evaluation.outcome is not None or evaluation.locked or evaluation.started is None
+            or self.account.failed or self.account.state is TradingState.CLOSED
+        ):  # fmt: skip
+            return
+        equity = ledger.equity(self.account, self._marks())
+        if rules.daily_loss is not None:
+            start = {
+                DayStart.BALANCE: evaluation.day_start_balance,
+                DayStart.EQUITY: evaluation.day_start_equity,
+                DayStart.HIGHER: max(evaluation.day_start_balance, evaluation.day_start_equity),
+            }[rules.daily_loss_from]
+            assert start - equity <= rules.daily_loss.of(self.starting), (start, equity)
+        floor = program.max_loss_floor(evaluation, self.account, rules)
+        assert floor is None or equity >= floor, (floor, equity)
 
     @invariant()
     def the_open_orders_are_the_resting_ones(self) -> None:
