@@ -462,7 +462,10 @@ def _judge(account: Account, market: Market, equity: Decimal, now: datetime) -> 
     """The evaluation program's verdict at a mark, and what it ends: a pass closes the account
     with its orders; a failure or a daily lock also closes every position."""
     events = evaluation.judge(account, market, equity, now)
-    decided = [e for e in events if isinstance(e, EvaluationDecided) and e.outcome != "unlocked"]
+    decided = [
+        e for e in events
+        if isinstance(e, EvaluationDecided) and e.outcome in ("passed", "failed", "locked")
+    ]  # fmt: skip
     if not decided:
         return events
     (verdict,) = decided

@@ -49,7 +49,17 @@ def judge(account: Account, market: Market, equity: Decimal, now: datetime) -> l
         return []
     events: list[Event] = []
     balance = program.balance(account)
-    if program.roll(evaluation, rules, equity, balance, now) and evaluation.locked:
+    closed = program.roll(evaluation, rules, equity, balance, now)
+    if closed is not None:
+        profit = closed.end - closed.start
+        events.append(
+            EvaluationDecided(
+                account.account_id, evaluation.program_id, "day_closed",
+                program.Rule.PROGRAM_DAY.value, closed.start, closed.end,
+                f"{closed.day.isoformat()}: {profit:+f}", now, day=closed.day.isoformat(),
+            )
+        )  # fmt: skip
+    if closed is not None and evaluation.locked:
         evaluation.locked = False
         if account.state is TradingState.HALTED:
             account.state = TradingState.ACTIVE

@@ -124,7 +124,8 @@ class ControlApplied:
 @dataclass(frozen=True)
 class EvaluationDecided:
     """An account's evaluation program decided something, once: ``passed``, ``failed`` (a
-    hard breach), ``locked`` (a soft one, until the next reset) or ``unlocked`` (the reset)."""
+    hard breach), ``locked`` (a soft one, until the next reset) or ``unlocked`` (the reset);
+    and ``day_closed`` once per program day that ended (its starting and ending equity)."""
 
     account_id: str
     program_id: str
@@ -134,6 +135,8 @@ class EvaluationDecided:
     measured: Decimal
     detail: str
     ts: datetime
+    day: str | None = None
+    """For ``day_closed``: the program day (its ISO date) that ended."""
     type: RiskEventType = RiskEventType.EVALUATION
 
 

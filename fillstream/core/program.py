@@ -10,7 +10,7 @@ profit is judged flat, so a pass is never an open position's paper gain. See doc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -31,6 +31,7 @@ class Rule(StrEnum):
     MAX_LOSS = "max_loss"
     MAX_DURATION = "max_duration"
     PROFIT_TARGET = "profit_target"
+    PROGRAM_DAY = "program_day"
 
 
 @dataclass(frozen=True)
@@ -58,19 +59,30 @@ def begin(evaluation: Evaluation, account: Account, program: Program, now: datet
     evaluation.high_water = evaluation.eod_high_water = start
 
 
+@dataclass(frozen=True)
+class ClosedDay:
+    """A program day that has ended: its name, and the equity it started and ended at."""
+
+    day: date
+    start: Decimal
+    end: Decimal
+
+
 def roll(
     evaluation: Evaluation, program: Program, equity: Decimal, bal: Decimal, now: datetime
-) -> bool:
-    """Close the days that ended before ``now``: the finished day's profit, the end-of-day
-    high-water mark, the next day's start. True if a day rolled (a lock then lifts)."""
+) -> ClosedDay | None:
+    """Close the day if it ended before ``now`` (days without a mark close together): the
+    finished day's profit, the end-of-day high-water mark, the next day's start."""
     today = program.day_of(now)
-    if evaluation.day is not None and today <= evaluation.day:
-        return False
+    closed = evaluation.day
+    if closed is None or today <= closed:
+        return None
     evaluation.best_day = max(evaluation.best_day, equity - evaluation.day_start_equity)
     evaluation.eod_high_water = max(evaluation.eod_high_water, bal)
+    ended = ClosedDay(closed, evaluation.day_start_equity, equity)
     evaluation.day = today
     evaluation.day_start_balance, evaluation.day_start_equity = bal, equity
-    return True
+    return ended
 
 
 def traded(evaluation: Evaluation, program: Program, now: datetime) -> None:

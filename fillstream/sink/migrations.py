@@ -180,6 +180,28 @@ WHERE type = 'evaluation'
 GROUP BY account_id, program_id""",
         ),
     ),
+    Migration(
+        7,
+        "risk_events: program days; program_days; evaluation_status without them",
+        (
+            "ALTER TABLE risk_events ADD COLUMN IF NOT EXISTS day String DEFAULT '' AFTER measured",
+            """CREATE VIEW IF NOT EXISTS program_days AS
+SELECT account_id, program_id, day, threshold AS start_equity, measured AS end_equity,
+       measured - threshold AS pnl
+FROM risk_events FINAL
+WHERE type = 'evaluation' AND outcome = 'day_closed'""",
+            # Program days are not decisions.
+            """CREATE OR REPLACE VIEW evaluation_status AS
+SELECT account_id, program_id,
+       argMax(outcome, (ts, kafka_partition, kafka_offset)) AS last_outcome,
+       argMax(rule, (ts, kafka_partition, kafka_offset)) AS last_rule,
+       max(ts) AS decided_at,
+       countIf(outcome IN ('failed', 'locked')) AS breaches
+FROM risk_events FINAL
+WHERE type = 'evaluation' AND outcome != 'day_closed'
+GROUP BY account_id, program_id""",
+        ),
+    ),
 )
 
 

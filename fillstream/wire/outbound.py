@@ -91,17 +91,24 @@ class ControlMessage(Outbound):
 
 class EvaluationMessage(Outbound):
     """What an account's evaluation program decided, once each: passed, failed (a hard
-    breach), locked (a soft one, until the next reset) or unlocked (the reset)."""
+    breach), locked (a soft one, until the next reset) or unlocked (the reset); and each
+    program day that ended (day_closed)."""
 
     type: Literal["evaluation"]
     account_id: str
     program_id: str
-    outcome: Literal["passed", "failed", "locked", "unlocked"]
-    rule: Literal["daily_loss", "max_loss", "max_duration", "profit_target", "max_drawdown"]
+    outcome: Literal["passed", "failed", "locked", "unlocked", "day_closed"]
+    rule: Literal[
+        "daily_loss", "max_loss", "max_duration", "profit_target", "max_drawdown", "program_day"
+    ]
     threshold: Money = Field(description="The rule's limit: a loss, a floor, days, the target.")
     measured: Money = Field(description="Where the account stood against it.")
     detail: str
     ts: Timestamp
+    day: str | None = Field(
+        None, description="For day_closed: the program day that ended (ISO date); threshold "
+        "and measured are its starting and ending equity."
+    )  # fmt: skip
 
 
 RiskEventMessage = Annotated[

@@ -28,8 +28,16 @@ def decisions(outputs: dict[str, list[dict]]) -> list[tuple[str, ...]]:
     return [
         (e["account_id"], e["outcome"], e["rule"], e["threshold"], e["measured"])
         for e in outputs["risk_events"]
-        if e["type"] == "evaluation"
+        if e["type"] == "evaluation" and e["outcome"] != "day_closed"
     ]
+
+
+def closed_days(outputs: dict[str, list[dict]]) -> list[tuple[str, ...]]:
+    return sorted(
+        (e["account_id"], e["day"], e["threshold"], e["measured"], e["detail"])
+        for e in outputs["risk_events"]
+        if e["type"] == "evaluation" and e["outcome"] == "day_closed"
+    )
 
 
 async def test_programs_decide_breaches_locks_and_passes(
@@ -84,12 +92,19 @@ async def test_programs_decide_breaches_locks_and_passes(
         await order("bob", "b4", "sell", "1")
         assert await order("cat", "c3", "buy", "1") == [("accepted", None), ("filled", None)]
 
-        outputs = await p.wait_for(lambda o: len(decisions(o)) == 4)
+        outputs = await p.wait_for(lambda o: len(decisions(o)) == 4 and len(closed_days(o)) == 3)
         assert decisions(outputs) == [
             ("ann", "failed", "daily_loss", "100", "101"),
             ("cat", "locked", "daily_loss", "50", "60"),
             ("bob", "passed", "profit_target", "200", "200"),
             ("cat", "unlocked", "daily_loss", "0", "0"),
+        ]
+        # The first day closed for each account still evaluated and marked after the resets:
+        # its starting and ending equity (Cat's at her first order of the new day).
+        assert closed_days(outputs) == [
+            ("bob", "2026-03-01", "2000", "2200", "2026-03-01: +200"),
+            ("cat", "2026-03-01", "2000", "1940", "2026-03-01: -60"),
+            ("dan", "2026-03-01", "2000", "2000", "2026-03-01: +0"),
         ]
         closes = sorted(
             (f["account_id"], f["quantity"], f["price"])

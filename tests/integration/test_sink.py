@@ -119,6 +119,7 @@ async def test_every_fill_lands_once_with_its_values(
             [4, "orders: filled, open and average price; order_outcomes"],
             [5, "risk_events: operators' controls"],
             [6, "risk_events: evaluation programs' decisions; evaluation_status"],
+            [7, "risk_events: program days; program_days; evaluation_status without them"],
         ]
         assert sink.status()["rows"] == 30
     finally:

@@ -37,8 +37,14 @@ def running(**rules: Any) -> tuple[Book, Account]:
 
 
 def decided(events: list[Event]) -> list[tuple[str, str, D, D]]:
-    verdicts = [e for e in events if isinstance(e, EvaluationDecided)]
+    """The program's decisions, leaving out the days it closed (see `closed_days`)."""
+    verdicts = [e for e in events if isinstance(e, EvaluationDecided) and e.outcome != "day_closed"]
     return [(e.outcome, e.rule, e.threshold, e.measured) for e in verdicts]
+
+
+def closed_days(events: list[Event]) -> list[tuple[str | None, D, D, str]]:
+    days = [e for e in events if isinstance(e, EvaluationDecided) and e.outcome == "day_closed"]
+    return [(e.day, e.threshold, e.measured, e.detail) for e in days]
 
 
 def at(book: Book, when: datetime) -> None:
@@ -80,7 +86,9 @@ def test_a_loss_before_the_reset_is_not_counted_after_it() -> None:
     # 21:00 UTC is 17:00 in New York since this morning: the first mark after it starts a new
     # day, at that mark's equity.
     at(book, datetime(2026, 3, 8, 21, 0, 1, tzinfo=UTC))
-    assert decided(book.tick(account, "BTC", "96")) == []
+    events = book.tick(account, "BTC", "96")
+    assert decided(events) == []
+    assert closed_days(events) == [("2026-03-08", D("1000"), D("960"), "2026-03-08: -40")]
     assert decided(book.tick(account, "BTC", "95")) == []  # down 10 today, 50 in all
     assert decided(book.tick(account, "BTC", "90.9")) == [
         ("failed", "daily_loss", D("50"), D("51.0"))]  # fmt: skip

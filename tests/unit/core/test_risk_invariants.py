@@ -59,6 +59,7 @@ from fillstream.core.model import (
     Outcome,
     Program,
     Quote,
+    Reason,
     Replace,
     Resolution,
     Result,
@@ -532,9 +533,11 @@ class Trading(RuleBasedStateMachine):
                     offset=0,
                     duplicate_window=timedelta(hours=1),
                 )
+                # A program's throttle and open-order limit count every order, closing or not.
                 rejected = [
                     e for e in events
                     if isinstance(e, OrderEvent) and e.status is OrderStatus.REJECTED
+                    and e.reason not in (Reason.ORDER_RATE_LIMIT, Reason.OPEN_ORDER_LIMIT)
                 ]  # fmt: skip
                 assert not rejected, rejected
 
