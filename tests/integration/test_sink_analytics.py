@@ -56,12 +56,33 @@ ORDER_EVENTS = [
     {"order_id": "l1", "account_id": "ben", "status": "cancelled", "ts": "2026-04-01T09:22:00Z",
      "filled_quantity": "0.3", "leaves_quantity": "0", "avg_price": "99.5"},
 ]  # fmt: skip
+
+
+def evaluation(account, program, outcome, rule, threshold, measured, ts, day=None) -> dict:
+    return {
+        "type": "evaluation", "account_id": account, "program_id": program, "outcome": outcome,
+        "rule": rule, "threshold": threshold, "measured": measured, "detail": "", "ts": ts,
+        **({"day": day} if day else {}),
+    }  # fmt: skip
+
+
 RISK_EVENTS = [
     {"type": "drawdown_violation", "account_id": "ben", "max_drawdown_pct": "0.05",
      "drawdown_pct": "0.0506", "equity": "9994.875", "peak_equity": "9999.94",
      "ts": "2026-04-01T10:50:00Z"},
     {"type": "account_status", "account_id": "ben", "status": "halted",
      "reason": "drawdown_violation", "ts": "2026-04-01T10:50:00Z"},
+    evaluation("cat", "ftmo", "day_closed", "program_day", "2000", "2200",
+               "2026-04-02T00:00:01Z", day="2026-04-01"),
+    evaluation("cat", "ftmo", "passed", "profit_target", "200", "200", "2026-04-02T09:00:00Z"),
+    evaluation("dan", "ftmo", "day_closed", "program_day", "2000", "1950",
+               "2026-04-02T00:00:05Z", day="2026-04-01"),
+    evaluation("dan", "ftmo", "failed", "daily_loss", "100", "101", "2026-04-02T11:00:00Z"),
+    evaluation("eve", "ny", "locked", "daily_loss", "50", "60", "2026-04-01T15:00:00Z"),
+    evaluation("eve", "ny", "unlocked", "daily_loss", "0", "0", "2026-04-01T21:00:01Z"),
+    evaluation("eve", "ny", "day_closed", "program_day", "2000", "1940",
+               "2026-04-01T21:00:01Z", day="2026-04-01"),
+    evaluation("fay", "ny", "locked", "daily_loss", "50", "54", "2026-04-01T16:00:00Z"),
 ]  # fmt: skip
 
 
@@ -89,7 +110,10 @@ async def test_documented_queries_return_hand_computed_numbers(
         "drawdown-paths",
         "hourly-volume",
         "order-outcomes",
+        "program-days",
+        "program-outcomes",
         "rejections",
+        "rule-breaches",
         "top-and-bottom",
     ]
     sink = SinkProcess(kafka_bootstrap, unique_id, data_dir, tmp_path / "sink.log")
@@ -107,7 +131,7 @@ async def test_documented_queries_return_hand_computed_numbers(
         sink.wait_for_rows(
             "SELECT (SELECT count() FROM trades), (SELECT count() FROM orders),"
             " (SELECT count() FROM risk_events)",
-            [[5, 8, 2]],
+            [[5, 8, 10]],
         )
         results = {name: normalised(sink.sql(sql)) for name, sql in queries.items()}
     finally:
@@ -138,6 +162,22 @@ async def test_documented_queries_return_hand_computed_numbers(
         ["ben", "2026-04-01T10:50:00Z", D("0.0506"), "2026-04-01T10:50:00Z",
          "ben:o5", D("9994.875"), D("9999.94")],
     ]  # fmt: skip
+    # cat passed, dan failed; eve's lock was lifted, fay's stands. Breaches: failures, locks.
+    assert results["program-outcomes"] == [
+        ["ftmo", "failed", 1, 1],
+        ["ftmo", "passed", 1, 0],
+        ["ny", "locked", 1, 1],
+        ["ny", "unlocked", 1, 1],
+    ]
+    # 1 April: cat +200, dan -50 (ftmo, Prague); eve -60 (ny, the day ending at 17:00).
+    assert results["program-days"] == [
+        ["ftmo", "2026-04-01", 2, D("150"), 1],
+        ["ny", "2026-04-01", 1, D("-60"), 1],
+    ]
+    assert results["rule-breaches"] == [
+        ["ftmo", "daily_loss", "failed", 1, D("1")],
+        ["ny", "daily_loss", "locked", 2, D("7")],
+    ]
     assert results["top-and-bottom"] == [
         ["ann", D("10009.69"), 3, D("9.69")],
         ["ben", D("9994.875"), 2, D("-5.125")],
