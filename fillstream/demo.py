@@ -108,6 +108,8 @@ class Tally:
             self.violations.append(value)
         elif name == "risk_events" and value["type"] == "evaluation":
             self.evaluations.append(value)
+        elif name == "risk_events" and value.get("reason") == "opened":
+            self.counts["opened"] += 1
 
 
 async def _demo(base: Settings, bootstrap: str, seconds: float) -> int:
@@ -222,7 +224,7 @@ class Session:
         for key, value in self.traders.account_messages():
             await self._send(producer, "accounts", key, value)
         await producer.flush()
-        while self.tally.counts["risk_events"] < len(self.traders.accounts):
+        while self.tally.counts["opened"] < len(self.traders.accounts):
             self._check_worker()
             await self._collect(consumer)
 

@@ -47,6 +47,7 @@ class RiskEventType(StrEnum):
     ACCOUNT_STATUS = "account_status"
     CONTROL = "control"
     EVALUATION = "evaluation"
+    PROGRAM = "program"
 
 
 @dataclass(frozen=True)
@@ -140,9 +141,26 @@ class EvaluationDecided:
     type: RiskEventType = RiskEventType.EVALUATION
 
 
+@dataclass(frozen=True)
+class ProgramChanged:
+    """A partition applied a program's rules (new or changed): the audit record, one per
+    partition, under the account id ``~programs``."""
+
+    program_id: str
+    partition: int
+    rules: str
+    ts: datetime
+    account_id: str = "~programs"
+    type: RiskEventType = RiskEventType.PROGRAM
+
+    @property
+    def detail(self) -> str:
+        return f"partition {self.partition}: {self.rules}"
+
+
 Event = (
     Fill | OrderEvent | DrawdownViolation | AccountStatusChanged | ControlApplied
-    | EvaluationDecided
+    | EvaluationDecided | ProgramChanged
 )  # fmt: skip
 
 

@@ -30,6 +30,7 @@ from fillstream.wire.outbound import (
     EvaluationMessage,
     FillMessage,
     OrderEventMessage,
+    ProgramMessageApplied,
 )
 from fillstream.wire.times import format_time, parse_time
 
@@ -239,7 +240,13 @@ TRADES = TableSpec(
 ORDERS = TableSpec("orders", columns_of(OrderEventMessage))
 RISK_EVENTS = TableSpec(
     "risk_events",
-    columns_of(AccountStatusMessage, DrawdownViolationMessage, ControlMessage, EvaluationMessage),
+    columns_of(
+        AccountStatusMessage,
+        DrawdownViolationMessage,
+        ControlMessage,
+        EvaluationMessage,
+        ProgramMessageApplied,
+    ),
 )
 TABLES = {contract.FILLS: TRADES, contract.ORDER_EVENTS: ORDERS, contract.RISK_EVENTS: RISK_EVENTS}
 """The table each output topic is stored in, its columns derived from the topic's models."""

@@ -13,6 +13,7 @@ from fillstream.wire.inbound import (
     TickMessage,
 )
 from fillstream.wire.programs import ProgramMessage
+from fillstream.wire.types import Timestamp
 
 
 class InstrumentUpdate(BaseModel):
@@ -52,6 +53,7 @@ class ProgramUpdate(BaseModel):
     program: ProgramMessage
     partition: int = Field(ge=0, description="Where the router read it in `programs`.")
     offset: int = Field(ge=0)
+    ts: Timestamp = Field(description="The program record's time: when the change applies.")
 
 
 class FirmControlUpdate(BaseModel):

@@ -111,10 +111,21 @@ class EvaluationMessage(Outbound):
     )  # fmt: skip
 
 
+class ProgramMessageApplied(Outbound):
+    """A partition applied a program's rules (new or changed), from ``ts`` on: the audit."""
+
+    type: Literal["program"]
+    account_id: Literal["~programs"]
+    program_id: str
+    detail: str = Field(description="`partition <p>: <the rules, as JSON>`.")
+    ts: Timestamp
+
+
 RiskEventMessage = Annotated[
-    DrawdownViolationMessage | AccountStatusMessage | ControlMessage | EvaluationMessage,
+    DrawdownViolationMessage | AccountStatusMessage | ControlMessage | EvaluationMessage
+    | ProgramMessageApplied,
     Field(discriminator="type"),
-]
+]  # fmt: skip
 """Topic ``risk-events``, key = account_id."""
 
 

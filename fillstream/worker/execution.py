@@ -7,6 +7,7 @@ stores the state and hands the events to the publisher.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import replace
 from datetime import datetime, timedelta
@@ -16,7 +17,7 @@ from zoneinfo import ZoneInfo
 from faust.types import TP, StreamT, TopicT
 
 from fillstream.core import commands, controls, engine
-from fillstream.core.events import AccountStatusChanged, Event
+from fillstream.core.events import AccountStatusChanged, Event, ProgramChanged
 from fillstream.core.model import (
     ENGINE_ID_PREFIX,
     HUNDRED,
@@ -301,6 +302,10 @@ class Execution:
                 if newer:
                     state.set_program(update.program)
                     market = state.market()
+                # Sent again on a replay, identical, as the kill switch's audit is.
+                program = update.program
+                rules = json.dumps(program.model_dump(mode="json", exclude_none=True))
+                events.append(ProgramChanged(program.program_id, state.partition, rules, update.ts))
                 continue
             if isinstance(update, FirmControlUpdate):
                 control, at = to_control(update.control), update.control.ts

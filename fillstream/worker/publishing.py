@@ -14,6 +14,7 @@ from fillstream.core.events import (
     Fill,
     OrderEvent,
     OrderStatus,
+    ProgramChanged,
 )
 from fillstream.core.model import Reason
 from fillstream.settings import Settings
@@ -26,6 +27,7 @@ from fillstream.wire.outbound import (
     EvaluationMessage,
     FillMessage,
     OrderEventMessage,
+    ProgramMessageApplied,
 )
 from fillstream.worker.documents import Output
 from fillstream.worker.tables import Table, pair_key
@@ -56,6 +58,7 @@ class Publisher:
             | DrawdownViolationMessage
             | ControlMessage
             | EvaluationMessage
+            | ProgramMessageApplied
         )
         if isinstance(event, Fill):
             topic, message = self._fills, FillMessage.model_validate(event)
@@ -68,6 +71,8 @@ class Publisher:
             topic, message = self._risk_events, AccountStatusMessage.model_validate(event)
         elif isinstance(event, ControlApplied):
             topic, message = self._risk_events, ControlMessage.model_validate(event)
+        elif isinstance(event, ProgramChanged):
+            topic, message = self._risk_events, ProgramMessageApplied.model_validate(event)
         elif isinstance(event, EvaluationDecided):
             topic, message = self._risk_events, EvaluationMessage.model_validate(event)
             metrics.EVALUATIONS.labels(event.outcome, event.rule).inc()

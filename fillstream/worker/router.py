@@ -91,7 +91,12 @@ class Router:
             program = decode(ProgramMessage, record.value)
             require_key(record, program.program_id, "program_id")
             self._updates.append(
-                ProgramUpdate(program=program, partition=record.partition, offset=record.offset)
+                ProgramUpdate(
+                    program=program,
+                    partition=record.partition,
+                    offset=record.offset,
+                    ts=record.record_time,
+                )
             )
             return
         if record.topic == self._firm_controls:

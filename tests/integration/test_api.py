@@ -66,7 +66,7 @@ async def test_orders_accounts_and_their_errors(
             # bought 2 at 100, fee 0.2: cash 799.8; marked at 110: equity 1019.8
             assert status == 200
             assert account == {
-                "account_id": "alice", "status": "active", "cash": "799.8",
+                "account_id": "alice", "status": "active", "firm_status": "active", "cash": "799.8",
                 "equity": "1019.8", "peak_equity": "1019.8", "drawdown_pct": "0",
                 "positions": [{"symbol": "BTC", "quantity": "2", "avg_price": "100",
                                "last_price": "110", "unrealized_pnl": "20"}],

@@ -5,6 +5,7 @@ Ticks start at 12:00 UTC on 1 March 2026 (13:00 in Prague, 07:00 in New York).""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from pathlib import Path
 
@@ -117,6 +118,12 @@ async def test_programs_decide_breaches_locks_and_passes(
             ("ann", "halted", "daily_loss"), ("cat", "halted", "daily_loss"),
             ("bob", "closed", "passed"), ("cat", "active", "daily_loss_reset"),
         ]  # fmt: skip
+        # Each partition audits each program it applied, with its rules.
+        audits = sorted((e["program_id"], e["detail"]) for e in outputs["risk_events"]
+                        if e["type"] == "program")  # fmt: skip
+        assert [program_id for program_id, _ in audits] == ["eod-ny"] * 4 + ["ftmo-like"] * 4
+        assert audits[4][1].startswith("partition 0: ")
+        assert json.loads(audits[4][1].removeprefix("partition 0: ")) == FTMO_LIKE
         (dead,) = outputs["dead_letters"]
         assert dead["error"] == "schema: time_zone: Value error, unknown time zone 'Mars/Olympus'"
 
