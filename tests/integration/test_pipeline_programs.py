@@ -6,7 +6,7 @@ Ticks start at 12:00 UTC on 1 March 2026 (13:00 in Prague, 07:00 in New York).""
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from fillstream.wire.times import format_time
@@ -139,3 +139,62 @@ async def test_programs_decide_breaches_locks_and_passes(
         # The end-of-day floor: her balance at the reset (1 940) is below the start, so the
         # highest balance at a day's end is still 2 000; less 100.
         assert cat["program"]["max_loss"] == {"floor": "1900", "distance": "40"}  # equity 1 940
+
+
+INTRADAY = {"program_id": "intraday", "max_loss": {"amount": "100"},
+            "max_loss_trailing": "intraday", "max_loss_stops_at_start": True}  # fmt: skip
+END_OF_DAY = {"program_id": "eod", "time_zone": "America/New_York", "day_starts_at": "17:00",
+              "max_loss": {"amount": "100"}, "max_loss_trailing": "end_of_day"}  # fmt: skip
+STEADY = {"program_id": "steady", "profit_target": {"amount": "150"}, "consistency_pct": "50"}
+
+
+async def test_trailing_floors_consistency_and_a_reset_across_daylight_saving(
+    kafka_bootstrap: str, unique_id: str, data_dir: Path, tmp_path: Path
+) -> None:
+    async with Pipeline(kafka_bootstrap, unique_id, data_dir, tmp_path / "worker.log") as p:
+
+        async def order(account_id: str, order_id: str, side: str, quantity: str) -> None:
+            await p.order(account_id, order_id, "BTC", side, quantity, ts=format_time(p.tick_time))
+            await p.order_events(order_id)
+
+        await p.instrument("BTC")
+        for program in (INTRADAY, END_OF_DAY, STEADY):
+            await p.send("programs", program["program_id"], program)
+        for account_id, program_id in (("ivy", "intraday"), ("eli", "eod"), ("sue", "steady")):
+            await p.account(account_id, "2000", program_id=program_id)
+        await p.wait_until(lambda: "program" in (p.http("/accounts/sue") or {}))
+
+        # 1 March, 12:00 UTC: all three buy 10 at 100.
+        await p.tick("BTC", "100")
+        for account_id in ("ivy", "eli", "sue"):
+            await order(account_id, f"{account_id}-1", "buy", "10")
+        # At 115, Ivy's intraday floor would be 2 150 - 100: it stops at the start, 2 000.
+        # Eli and Sue sell: +150 each, Eli's balance 2 150 (the floor stays 1 900 today).
+        await p.tick("BTC", "115")
+        await order("eli", "eli-2", "sell", "10")
+        await order("sue", "sue-2", "sell", "10")  # the target, all of it one day: no pass
+        await p.tick("BTC", "99.9")  # Ivy: 1 999, below 2 000
+
+        # 8 March, 20:59 UTC: 16:59 in New York, where clocks went forward this morning.
+        await p.tick("BTC", "100", after=datetime(2026, 3, 8, 20, 59, tzinfo=UTC) - p.tick_time)
+        await order("eli", "eli-3", "buy", "10")  # Eli's day rolls: end-of-day high 2 150
+        await order("sue", "sue-3", "buy", "10")
+        # 21:01 UTC is 17:01 in New York (EDT): Eli's next day starts (it would not in EST).
+        await p.tick("BTC", "115", after=timedelta(minutes=2))
+        await order("sue", "sue-4", "sell", "10")  # +150 today: 150 of 300 is 50 %: passed
+        await p.tick("BTC", "89.9")  # Eli: 1 150 + 899 = 2 049, below 2 150 - 100
+
+        outputs = await p.wait_for(lambda o: len(decisions(o)) == 3 and len(closed_days(o)) == 3)
+        assert decisions(outputs) == [
+            ("ivy", "failed", "max_loss", "2000", "1999"),
+            ("sue", "passed", "profit_target", "150", "300"),
+            ("eli", "failed", "max_loss", "2050", "2049"),
+        ]
+        assert closed_days(outputs) == [
+            ("eli", "2026-03-01", "2000", "2150", "2026-03-01: +150"),
+            ("eli", "2026-03-08", "2150", "2300", "2026-03-08: +150"),
+            ("sue", "2026-03-01", "2000", "2150", "2026-03-01: +150"),
+        ]
+        closing = [e for e in outputs["risk_events"]
+                   if e["type"] == "evaluation" and e.get("day") == "2026-03-08"]  # fmt: skip
+        assert [e["ts"] for e in closing] == ["2026-03-08T21:01:00.000Z"]
