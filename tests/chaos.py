@@ -102,6 +102,14 @@ class Cluster:
         return "\n\n".join(worker.log_tail(30) for worker in self.workers)
 
 
+CHALLENGE = {
+    "program_id": "challenge", "daily_loss": {"pct": "0.05"}, "daily_loss_locks": True,
+    "max_loss": {"pct": "0.1"}, "max_loss_trailing": "intraday", "profit_target": {"pct": "0.01"},
+    "max_orders_per_minute": 60,
+}  # fmt: skip
+"""The evaluation program a quarter of the load's accounts run."""
+
+
 @dataclass
 class Load:
     """Orders and ticks at a steady pace, from a seed; remembers every order it sent."""
@@ -120,15 +128,22 @@ class Load:
         """The instrument, the accounts and a first tick; back once every account is open."""
         async with Downstream(bootstrap, self.settings.topic("risk_events")) as opened:
             await self._setup(upstream)
-            await opened.poll_until(lambda records: len(records) >= len(self.accounts), timeout)
+            await opened.poll_until(
+                lambda records: sum(b'"opened"' in r.value for r in records) >= len(self.accounts),
+                timeout,
+            )
 
     async def _setup(self, upstream: Upstream) -> None:
         await upstream.send(self.settings.topic("instruments"), "XYZ", {
             "symbol": "XYZ", "kind": "crypto", "taker_fee_bps": "10", "maker_fee_bps": "2",
             "slippage_bps": "5", "tick_size": "0.01"})  # fmt: skip
+        await upstream.send(self.settings.topic("programs"), "challenge", CHALLENGE)
         for n, account in enumerate(self.accounts):
             # Every fourth account has a tight drawdown limit: the market walk halts some.
+            # Another fourth runs a challenge whose limits the walk reaches.
             limits = {"max_drawdown_pct": "0.5"} if n % 4 == 0 else {}
+            if n % 4 == 1:
+                limits = {"program_id": "challenge"}
             opening = {"account_id": account, "starting_balance": str(STARTING_BALANCE)}
             await upstream.send(self.settings.topic("accounts"), account, {**opening, **limits})
         await upstream.send(self.settings.topic("ticks"), "XYZ", self._tick(Decimal(100)))
@@ -285,6 +300,8 @@ class Verdict:
     lost: list[str] = field(default_factory=list)
     chain_breaks: list[str] = field(default_factory=list)
     halted_twice: list[str] = field(default_factory=list)
+    decisions: int = 0
+    """Distinct decisions of the accounts' evaluation program (days closed included)."""
 
     @property
     def clean(self) -> bool:
@@ -295,6 +312,7 @@ class Verdict:
             "orders": self.orders, "fills": self.fills, "repeated": self.repeated,
             "conflicting": len(self.conflicting), "lost": len(self.lost),
             "chain_breaks": len(self.chain_breaks), "halted_twice": len(self.halted_twice),
+            "decisions": self.decisions,
             "examples": (self.conflicting + self.lost + self.chain_breaks + self.halted_twice)[:5],
         }  # fmt: skip
 
@@ -379,5 +397,16 @@ def verify(
             violations[event["account_id"]].add(json.dumps(event, sort_keys=True))
     verdict.halted_twice = [
         f"{a}: {len(v)} violations" for a, v in violations.items() if len(v) > 1
+    ]
+    # A program passes or fails an account once (copies identical).
+    final: dict[str, set[str]] = defaultdict(set)
+    verdict.decisions = len(
+        {json.dumps(e, sort_keys=True) for e in risk_events if e["type"] == "evaluation"}
+    )
+    for event in risk_events:
+        if event["type"] == "evaluation" and event["outcome"] in ("passed", "failed"):
+            final[event["account_id"]].add(json.dumps(event, sort_keys=True))
+    verdict.halted_twice += [
+        f"{a}: {len(v)} final decisions" for a, v in final.items() if len(v) > 1
     ]
     return verdict
