@@ -332,7 +332,7 @@ class RestingOrder:
 
 @dataclass(frozen=True)
 class Threshold:
-    """An amount of money, or a percentage of the account's initial balance."""
+    """An amount of money, or a percentage of a base (the initial balance unless said)."""
 
     amount: Decimal | None = None
     pct: Decimal | None = None
@@ -369,6 +369,9 @@ class Program:
     """When a program day starts (the reset), in the program's time zone."""
     daily_loss: Threshold | None = None
     daily_loss_from: DayStart = DayStart.BALANCE
+    daily_loss_pct_of_day_start: bool = False
+    """A percentage daily loss is of the day's start (as ``daily_loss_from`` measures it), not
+    of the initial balance."""
     daily_loss_locks: bool = False
     """A daily-loss breach closes everything and locks the account until the next reset,
     instead of failing it."""

@@ -97,15 +97,9 @@ def judge(
     evaluation: Evaluation, account: Account, program: Program, equity: Decimal, now: datetime
 ) -> Verdict | None:
     """The loss rules on equity, then the duration, then a pass."""
-    initial = account.starting_balance
     evaluation.high_water = max(evaluation.high_water, equity)
-    if program.daily_loss is not None:
-        start = {
-            DayStart.BALANCE: evaluation.day_start_balance,
-            DayStart.EQUITY: evaluation.day_start_equity,
-            DayStart.HIGHER: max(evaluation.day_start_balance, evaluation.day_start_equity),
-        }[program.daily_loss_from]
-        limit = program.daily_loss.of(initial)
+    if (daily := daily_loss(evaluation, account, program)) is not None:
+        start, limit = daily
         if start - equity > limit:
             return Verdict(
                 "locked" if program.daily_loss_locks else "failed",
@@ -128,6 +122,21 @@ def judge(
                 f"not passed within {program.max_days} days",
             )  # fmt: skip
     return _passed(evaluation, account, program, equity)
+
+
+def daily_loss(
+    evaluation: Evaluation, account: Account, program: Program
+) -> tuple[Decimal, Decimal] | None:
+    """Where today's loss is measured from, and how much of it is allowed."""
+    if program.daily_loss is None:
+        return None
+    start = {
+        DayStart.BALANCE: evaluation.day_start_balance,
+        DayStart.EQUITY: evaluation.day_start_equity,
+        DayStart.HIGHER: max(evaluation.day_start_balance, evaluation.day_start_equity),
+    }[program.daily_loss_from]
+    base = start if program.daily_loss_pct_of_day_start else account.starting_balance
+    return start, program.daily_loss.of(base)
 
 
 def max_loss_floor(evaluation: Evaluation, account: Account, program: Program) -> Decimal | None:
@@ -196,13 +205,8 @@ def standing(
         "days_traded": evaluation.days_traded,
         "min_trading_days": rules.min_trading_days,
     }
-    if rules.daily_loss is not None:
-        start = {
-            DayStart.BALANCE: evaluation.day_start_balance,
-            DayStart.EQUITY: evaluation.day_start_equity,
-            DayStart.HIGHER: max(evaluation.day_start_balance, evaluation.day_start_equity),
-        }[rules.daily_loss_from]
-        limit = rules.daily_loss.of(initial)
+    if (daily := daily_loss(evaluation, account, rules)) is not None:
+        start, limit = daily
         shown["daily_loss"] = {"limit": limit, "lost": start - equity,
                                "remaining": limit - (start - equity)}  # fmt: skip
     floor = max_loss_floor(evaluation, account, rules)

@@ -55,6 +55,9 @@ class ProgramRules(BaseModel):
     daily_loss_from: DayStart | None = Field(
         None, description="The day's start it is measured from; default balance."
     )
+    daily_loss_pct_of_day_start: bool | None = Field(
+        None, description="A pct daily loss is of the day's start, not the initial balance."
+    )
     daily_loss_locks: bool | None = Field(
         None, description="Lock until the next reset instead of failing; default false."
     )
@@ -107,6 +110,7 @@ def to_program(message: ProgramMessage, overrides: dict[str, Any]) -> Program:
         day=Session(ZoneInfo(rules.time_zone or "UTC"), rules.day_starts_at or time(0)),
         daily_loss=threshold(rules.daily_loss),
         daily_loss_from=rules.daily_loss_from or DayStart.BALANCE,
+        daily_loss_pct_of_day_start=bool(rules.daily_loss_pct_of_day_start),
         daily_loss_locks=bool(rules.daily_loss_locks),
         max_loss=threshold(rules.max_loss),
         max_loss_trailing=rules.max_loss_trailing or Trailing.STATIC,

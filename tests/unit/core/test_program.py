@@ -217,3 +217,16 @@ def test_max_duration() -> None:
     book.clock += timedelta(days=2)
     assert decided(book.tick(account, "BTC", "100")) == [
         ("failed", "max_duration", D("2"), D("0"))]  # fmt: skip
+
+
+def test_a_daily_loss_in_percent_of_the_day_start() -> None:
+    book, account = running(daily_loss=Threshold(pct=D("5")), daily_loss_from=DayStart.EQUITY,
+                            daily_loss_pct_of_day_start=True, day=PRAGUE)  # fmt: skip
+    at(book, datetime(2026, 1, 5, 9, 0, tzinfo=UTC))
+    book.order(account, "BTC", "buy", "10")
+    book.tick(account, "BTC", "120")  # 1 200
+    at(book, datetime(2026, 1, 6, 9, 0, tzinfo=UTC))
+    book.tick(account, "BTC", "120")  # the day starts at 1 200: 5 % of it is 60
+    assert decided(book.tick(account, "BTC", "114")) == []  # 1 140: 60 down
+    assert decided(book.tick(account, "BTC", "113.9")) == [
+        ("failed", "daily_loss", D("60.00"), D("61.0"))]  # fmt: skip

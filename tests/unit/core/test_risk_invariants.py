@@ -85,6 +85,7 @@ programs = st.builds(
     day=st.sampled_from([Session(), Session(ZoneInfo("America/New_York"), time(17))]),
     daily_loss=st.one_of(st.none(), thresholds),
     daily_loss_from=st.sampled_from(DayStart),
+    daily_loss_pct_of_day_start=st.booleans(),
     daily_loss_locks=st.booleans(),
     max_loss=st.one_of(st.none(), thresholds),
     max_loss_trailing=st.sampled_from(Trailing),
@@ -585,13 +586,9 @@ class Trading(RuleBasedStateMachine):
         ):  # fmt: skip
             return
         equity = ledger.equity(self.account, self._marks())
-        if rules.daily_loss is not None:
-            start = {
-                DayStart.BALANCE: evaluation.day_start_balance,
-                DayStart.EQUITY: evaluation.day_start_equity,
-                DayStart.HIGHER: max(evaluation.day_start_balance, evaluation.day_start_equity),
-            }[rules.daily_loss_from]
-            assert start - equity <= rules.daily_loss.of(self.starting), (start, equity)
+        if (daily := program.daily_loss(evaluation, self.account, rules)) is not None:
+            start, limit = daily
+            assert start - equity <= limit, (start, equity, limit)
         floor = program.max_loss_floor(evaluation, self.account, rules)
         assert floor is None or equity >= floor, (floor, equity)
 
