@@ -16,6 +16,7 @@ from functools import wraps
 from typing import Any
 
 from aiokafka.errors import KafkaError
+from faust.types import TopicT
 from faust.web import Request, Response, View
 from pydantic import ValidationError
 
@@ -175,63 +176,56 @@ def register(
                 return self.json({"errors": _field_errors(error)}, status=422)
             return await submit(self, replace)
 
+    async def send_control(
+        view: View,
+        request: Request,
+        model: type[ControlRequest] | type[FirmControlRequest],
+        given: dict[str, str],
+        topic: TopicT,
+        key: bytes,
+    ) -> Response:
+        """An operator's control (admin keys only), with the key that sent it as the operator:
+        validated, produced and confirmed; its outcome is audited on ``risk-events``."""
+        principal: Principal = request[PRINCIPAL]  # type: ignore[index]
+        if not principal.admin:
+            return _error(view, 403, "controls need an admin key")
+        try:
+            payload = json.loads(await request.read())
+            if not isinstance(payload, dict):
+                raise ValueError("expected a JSON object")
+            operator = f"api:{principal.key_id}"
+            control = model.model_validate({**payload, **given, "operator": operator})
+        except ValueError as error:
+            return view.json({"errors": _field_errors(error)}, status=422)
+        try:
+            delivery = await topic.send(key=key, value=encode(control))
+            await asyncio.wait_for(delivery, KAFKA_SEND_TIMEOUT_SECONDS)
+        except (TimeoutError, KafkaError) as error:
+            return _error(view, 503, f"Kafka unavailable, control not confirmed: {error!r}")
+        answer = {**given, "action": control.action.value, "status": "submitted"}
+        return view.json(answer, status=202)
+
     @app.page("/accounts/{account_id}/controls")
     class ControlsView(View):
         @timed("/accounts/{account_id}/controls")
         async def post(self, request: Request, account_id: str) -> Response:
-            """An operator's control of the account (admin keys only): body ``{"action",
-            "reason"?}``; applied in the account's order, audited on ``risk-events`` with the
-            key that sent it as the operator."""
-            principal: Principal = request[PRINCIPAL]  # type: ignore[index]
-            if not principal.admin:
-                return _error(self, 403, "controls need an admin key")
-            try:
-                payload = json.loads(await request.read())
-                if not isinstance(payload, dict):
-                    raise ValueError("expected a JSON object")
-                control = ControlRequest.model_validate(
-                    {**payload, "account_id": account_id, "operator": f"api:{principal.key_id}"}
-                )
-            except ValueError as error:
-                return self.json({"errors": _field_errors(error)}, status=422)
-            try:
-                delivery = await topics.controls.send(
-                    key=account_id.encode(), value=encode(control)
-                )
-                await asyncio.wait_for(delivery, KAFKA_SEND_TIMEOUT_SECONDS)
-            except (TimeoutError, KafkaError) as error:
-                return _error(self, 503, f"Kafka unavailable, control not confirmed: {error!r}")
-            return self.json(
-                {"account_id": account_id, "action": control.action.value,
-                 "status": "submitted"},
-                status=202,
-            )  # fmt: skip
+            """One account's control: body ``{"action", "reason"?}``, applied in the
+            account's order."""
+            given = {"account_id": account_id}
+            return await send_control(
+                self, request, ControlRequest, given, topics.controls, account_id.encode()
+            )
 
     @app.page("/controls")
     class FirmControlsView(View):
         @timed("/controls")
         async def post(self, request: Request) -> Response:
-            """The kill switch (admin keys only): body ``{"action": "halt" | "reduce" |
-            "resume" | "flatten", "reason"?}`` for every account at once; each partition
-            audits it on ``risk-events`` as it applies it."""
-            principal: Principal = request[PRINCIPAL]  # type: ignore[index]
-            if not principal.admin:
-                return _error(self, 403, "controls need an admin key")
-            try:
-                payload = json.loads(await request.read())
-                if not isinstance(payload, dict):
-                    raise ValueError("expected a JSON object")
-                control = FirmControlRequest.model_validate(
-                    {**payload, "operator": f"api:{principal.key_id}"}
-                )
-            except ValueError as error:
-                return self.json({"errors": _field_errors(error)}, status=422)
-            try:
-                delivery = await topics.firm_controls.send(key=b"firm", value=encode(control))
-                await asyncio.wait_for(delivery, KAFKA_SEND_TIMEOUT_SECONDS)
-            except (TimeoutError, KafkaError) as error:
-                return _error(self, 503, f"Kafka unavailable, control not confirmed: {error!r}")
-            return self.json({"action": control.action, "status": "submitted"}, status=202)
+            """The kill switch: body ``{"action": "halt" | "reduce" | "resume" | "flatten",
+            "reason"?}`` for every account at once; each partition audits it as it applies
+            it."""
+            return await send_control(
+                self, request, FirmControlRequest, {}, topics.firm_controls, b"firm"
+            )
 
     @app.page("/accounts/{account_id}/trades")
     class TradesView(View):

@@ -134,12 +134,6 @@ class Execution:
         """A new order, or a cancel or replace of an open one."""
         message = decode(OrderCommand, record.value).root
         require_key(record, message.account_id, "account_id")
-        stored = state.stored(message.account_id)
-        if stored is not None:
-            self._owed(state, stored)
-            if stored.has_applied(record.progress_key, record.offset):
-                return
-        order_ids = _OrderIds(self._tables.order_ids, message.account_id)
         # Without an account, an order's answer is kept in its order id's row, and a command's
         # in a row named after where it was read (not after the order it names).
         row = (
@@ -147,62 +141,67 @@ class Execution:
             if isinstance(message, OrderMessage)
             else f"{ENGINE_ID_PREFIX}command@{record.progress_key}:{record.offset}"
         )
-        rejected = order_ids.rejected_without_account(row, record.offset)
-        if rejected is not None:
-            # This very message was answered before its account existed: the same answer.
-            self._checkpoint.publish(rejected)
-            return
-        account = stored.account if stored is not None else None
-        watched_before = watched_symbols(account)
-        now = event_time(record, message.ts, self._max_clock_skew)
-        if isinstance(message, OrderMessage):
-            events = engine.submit_order(
-                account,
-                to_order(message),
-                state.market(),
-                order_ids=order_ids,
-                now=now,
-                offset=record.offset,
-                duplicate_window=self._duplicate_window,
-                session=self._session,
-            )
-        else:
+
+        def handle(account: Account | None, order_ids: _OrderIds, now: datetime) -> list[Event]:
+            if isinstance(message, OrderMessage):
+                return engine.submit_order(
+                    account,
+                    to_order(message),
+                    state.market(),
+                    order_ids=order_ids,
+                    now=now,
+                    offset=record.offset,
+                    duplicate_window=self._duplicate_window,
+                    session=self._session,
+                )
             command = to_command(message)
             if isinstance(command, Cancel):
-                events = commands.cancel(account, command, order_ids, now)
-            else:
-                events = commands.replace_order(account, command, state.market(), order_ids, now)
-        outputs = self._publisher.outputs(events)
-        if stored is not None:
-            state.save(stored, watched_before, {record.progress_key: record.offset}, outputs)
-        else:
-            order_ids.reject_without_account(row, SeenOrder(now, record.offset), outputs)
-        self._checkpoint.publish(outputs)
+                return commands.cancel(account, command, order_ids, now)
+            return commands.replace_order(account, command, state.market(), order_ids, now)
+
+        self._for_account(record, state, message.account_id, row, message.ts, handle)
 
     def _on_control(self, record: Input, state: PartitionState) -> None:
         """An operator's control of one account: applied in the account's order, with its
         orders, and audited on ``risk-events`` either way."""
         message = decode(ControlRequest, record.value)
         require_key(record, message.account_id, "account_id")
-        stored = state.stored(message.account_id)
-        order_ids = _OrderIds(self._tables.order_ids, message.account_id)
         row = f"{ENGINE_ID_PREFIX}control@{record.progress_key}:{record.offset}"
+        control = to_control(message)
+        self._for_account(
+            record, state, message.account_id, row, message.ts,
+            lambda account, _order_ids, now: controls.apply(account, control, state.market(), now),
+        )  # fmt: skip
+
+    def _for_account(
+        self,
+        record: Input,
+        state: PartitionState,
+        account_id: str,
+        row: str,
+        ts: datetime | None,
+        handle: Callable[[Account | None, _OrderIds, datetime], list[Event]],
+    ) -> None:
+        """Apply one input to its account once, and publish what it produced. An input that
+        came before its account was answered then, and that answer is kept in ``row`` of the
+        account's order ids: a replay after the account opens gives the same answer."""
+        stored = state.stored(account_id)
         if stored is not None:
             self._owed(state, stored)
             if stored.has_applied(record.progress_key, record.offset):
                 return
-        elif (refused := order_ids.rejected_without_account(row, record.offset)) is not None:
-            self._checkpoint.publish(refused)
+        order_ids = _OrderIds(self._tables.order_ids, account_id)
+        rejected = order_ids.rejected_without_account(row, record.offset)
+        if rejected is not None:
+            self._checkpoint.publish(rejected)
             return
         account = stored.account if stored is not None else None
         watched_before = watched_symbols(account)
-        now = event_time(record, message.ts, self._max_clock_skew)
-        events = controls.apply(account, to_control(message), state.market(), now)
-        outputs = self._publisher.outputs(events)
+        now = event_time(record, ts, self._max_clock_skew)
+        outputs = self._publisher.outputs(handle(account, order_ids, now))
         if stored is not None:
             state.save(stored, watched_before, {record.progress_key: record.offset}, outputs)
         else:
-            # Kept, as an order's answer is, so a replay after the account opens cannot differ.
             order_ids.reject_without_account(row, SeenOrder(now, record.offset), outputs)
         self._checkpoint.publish(outputs)
 

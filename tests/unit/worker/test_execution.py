@@ -338,3 +338,21 @@ async def test_a_cancel_refused_before_its_account_existed_is_refused_alike_on_r
     await restarted.handle(restarted.inputs.record("accounts", "zed", zed))
     await restarted.handle(record)
     assert restarted.topics["order-events"].values() == [refusal]  # not UNKNOWN_ORDER
+
+
+async def test_a_control_refused_before_its_account_existed_is_refused_alike_on_replay(
+    worker: Worker,
+) -> None:
+    halt = {"account_id": "zed", "action": "halt", "operator": "desk"}
+    record = worker.inputs.record("controls", "zed", halt)
+    await worker.apply(record)
+    await worker.checkpoint.commit([], lambda: None)  # delivered; then the crash
+    (refusal,) = [e for e in worker.topics["risk-events"].values() if e["type"] == "control"]
+    assert (refusal["result"], refusal["detail"]) == ("refused", "no such account")
+    restarted = worker.restarted()
+    zed = {"account_id": "zed", "starting_balance": "1000"}
+    await restarted.handle(restarted.inputs.record("accounts", "zed", zed))
+    await restarted.handle(record)
+    # The same refusal, not a halt of the account opened since.
+    assert [e for e in restarted.topics["risk-events"].values() if e["type"] == "control"] == [
+        refusal]  # fmt: skip
