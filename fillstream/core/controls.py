@@ -59,7 +59,7 @@ def apply(account: Account | None, control: Control, market: Market, now: dateti
         before = account.state
         account.state = STATE_AFTER.get(action, before)
         if action is Action.RESUME and account.evaluation is not None:
-            # Resumed by hand: the program's rules watch it again at once.
+            # Resumed by hand: the program's rules watch it again, from the mark below.
             account.evaluation.locked = False
         events: list[Event] = []
         if account.state is not before:
@@ -67,6 +67,9 @@ def apply(account: Account | None, control: Control, market: Market, now: dateti
             events.append(AccountStatusChanged(account.account_id, account.state.value, why, now))
         by = f"the operator's {action.value}"
         events += enforce(account, action, by, control.operator, market, now)
+        if action is Action.RESUME:
+            # Judged at once: a day's loss still past its limit locks the account again.
+            events += mark(account, market, now)
         detail = f"{before.value} -> {account.state.value}"
         return [_audit(control, "applied", detail, now), *events]
 

@@ -86,9 +86,11 @@ def submit_order(
     session: Session = UTC_DAYS,
 ) -> list[Event]:
     with localcontext(EXACT):
-        # Marked first: a program day that has ended rolls (lifting a daily lock) before the
-        # order is judged, and the order is judged at the equity of the moment.
-        expired = [*expire(account, now), *_mark(account, market, now)] if account else []
+        expired = expire(account, now) if account is not None else []
+        if account is not None and account.evaluation is not None:
+            # An account in a program is marked first: a program day that has ended rolls (and
+            # lifts a daily lock) before the order is judged. Others skip the cost.
+            expired += _mark(account, market, now)
         try:
             events = _execute(
                 account, order, market, order_ids, now, offset, duplicate_window, session
