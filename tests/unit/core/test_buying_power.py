@@ -61,8 +61,7 @@ def test_cash_a_resting_prediction_buy_holds_is_not_spent_twice(book: Book) -> N
 
 
 def test_closing_is_never_refused_for_funds_or_size(book: Book) -> None:
-    # No drawdown limit: an order is marked first, and an 80 % drawdown would halt it.
-    account = book.account(balance="1000", leverage="1", max_order_pct="10", max_drawdown_pct="100")
+    account = book.account(balance="1000", leverage="1", max_order_pct="10")
     for _ in range(10):
         book.order(account, "BTC", "buy", "1")  # 100 each: 10 % of equity at most
     book.prices["BTC"] = D("20")  # equity 200, the position worth 200: at its limit
