@@ -92,7 +92,10 @@ async def test_the_kill_switch_halts_every_partition_and_resumes_it(
         await p.tick("BTC", "110")
         await p.send("firm-controls", "firm", {"action": "flatten", "operator": "desk-7"})
         outputs = await p.wait_for(
-            lambda o: sum(f["order_id"].startswith("~liquidation") for f in o["fills"]) == 4
+            lambda o: (
+                sum(f["order_id"].startswith("~liquidation") for f in o["fills"]) == 4
+                and len(firm_audits(o, "flatten")) == 4
+            )  # the audits travel on another topic
         )
         closes = sorted(
             (f["account_id"], f["quantity"], f["price"], f["realized_pnl"])
