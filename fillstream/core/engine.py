@@ -422,6 +422,16 @@ def _trigger(
                                 rejection.detail)]  # fmt: skip
 
 
+def on_tick(account: Account, symbol: str, market: Market, now: datetime) -> list[Event]:
+    """What a tick of ``symbol`` does to an account holding or resting on it: its orders on the
+    symbol fill, trigger or expire, then it is marked. `levels.LevelIndex` says which accounts
+    a tick can change; the others it would leave exactly as they are."""
+    events: list[Event] = []
+    if any(resting.order.symbol == symbol for resting in account.resting.values()):
+        events = fill_resting(account, symbol, market, now)
+    return events + mark(account, market, now)
+
+
 def drawdown_pct(peak: Decimal, equity: Decimal) -> Decimal:
     return (peak - equity) / peak * HUNDRED if peak > 0 else ZERO
 

@@ -10,7 +10,7 @@ profit is judged flat, so a pass is never an open position's paper gain. See doc
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from decimal import Decimal
 from enum import StrEnum
 from typing import Any
@@ -83,6 +83,15 @@ def roll(
     evaluation.day = today
     evaluation.day_start_balance, evaluation.day_start_equity = bal, equity
     return ended
+
+
+def next_reset(day: date, program: Program) -> datetime:
+    """When the program day ``day`` ends: the first instant that falls in a later day."""
+    session = program.day
+    moment = datetime.combine(day - timedelta(days=2), time(0), session.zone)
+    while program.day_of(moment) <= day:
+        moment = session.end_of_day(moment)
+    return moment
 
 
 def traded(evaluation: Evaluation, program: Program, now: datetime) -> None:
