@@ -29,7 +29,7 @@ test: setup
 # The long runs recorded in docs/topics.md ("Risk invariants"): the property search over at least
 # 100 000 ticks and orders, and 1 000 000 fuzzed wire messages (about 15 minutes).
 prove: setup
-	FILLSTREAM_PROPERTY_STEPS=100000 $(BIN)/pytest -s -p no:cacheprovider tests/unit/core/test_risk_invariants.py
+	FILLSTREAM_PROPERTY_STEPS=100000 $(BIN)/pytest -s -p no:cacheprovider tests/unit/core/test_risk_invariants.py tests/unit/core/test_levels.py
 	FILLSTREAM_FUZZ_MESSAGES=1000000 FILLSTREAM_FUZZ_SEEDS=1000 $(BIN)/pytest -s -p no:cacheprovider tests/unit/wire/test_codec_fuzz.py
 
 # Every figure in docs/benchmarks.md, one script after another (about 25 minutes); each starts its

@@ -77,6 +77,15 @@ def watched(account: Account) -> set[str]:
     return held | {resting.order.symbol for resting in account.resting.values()}
 
 
+def seen(market: Market, symbol: str) -> list[Decimal]:
+    """The prices of the symbol's latest tick a band is compared with: last, bid and ask."""
+    last, quote = market.last_price(symbol), market.quote(symbol)
+    prices = [] if last is None else [last]
+    if quote is not None:
+        prices += [price for price in (quote.bid, quote.ask) if price is not None]
+    return prices
+
+
 def levels(account: Account, market: Market) -> Levels:
     symbols = watched(account)
     if not symbols:

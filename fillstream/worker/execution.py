@@ -16,7 +16,7 @@ from zoneinfo import ZoneInfo
 
 from faust.types import TP, StreamT, TopicT
 
-from fillstream.core import commands, controls, engine
+from fillstream.core import commands, controls, engine, levels
 from fillstream.core.events import AccountStatusChanged, Event, ProgramChanged
 from fillstream.core.model import (
     ENGINE_ID_PREFIX,
@@ -61,12 +61,6 @@ from fillstream.worker.tables import Table, Tables, market_key, pair_key
 # written once per batch. The wait is what batching adds at most to an order's latency.
 BATCH_SIZE = 500
 BATCH_WINDOW = 0.001
-
-# Accounts are marked at most this often per partition, in the ticks' own time (so a replay marks
-# where the original run did, given the same batches). A move that reverses within it is not
-# seen by the drawdown check; the first tick after it marks every account touched since. A tick
-# dated before the last marks restarts the clock, so no tick, however dated, can stop marks.
-MARK_INTERVAL = timedelta(milliseconds=250)
 
 
 class Execution:
@@ -244,11 +238,10 @@ class Execution:
     def _on_market_data(self, record: Input, state: PartitionState) -> None:
         """One batch of instruments and ticks from the router, applied in order.
 
-        Resting limits fill on the first tick that trades through them. Marks are conflated in
-        event time: once MARK_INTERVAL of tick time has passed since the partition's last
-        marks, every account holding or resting on a symbol that ticked since then is marked
-        once, at the latest prices. Marking every holder on every tick cost accounts x ticks.
-        Prices and changed accounts are stored once per batch. An input the router sent again
+        Every tick acts on each account whose levels it reaches (`core.levels`) exactly as
+        marking every holder on every tick would: its resting orders fill or trigger, then it is
+        marked. The others it would leave as they are. Prices and changed accounts are stored
+        once per batch. An input the router sent again
         after a crash is applied once: the partition, and each account, keep the offsets of
         the router's inputs they have applied.
         """
@@ -256,7 +249,6 @@ class Execution:
         position = state.market_position
         prices: dict[str, dict] = {}
         touched = _Touched(state, record, lambda stored: self._owed(state, stored))
-        resting_on: dict[str, list[_Touch]] = {}
         market = state.market()
         events: list[Event] = []
         ts: datetime | None = None
@@ -295,7 +287,7 @@ class Execution:
                     settled = engine.settle(entry.account, resolution, market, at)
                     entry.changed |= bool(settled)
                     events += settled
-                resting_on.pop(key, None)
+                    state.relevel(entry.account)
                 continue
             if isinstance(update, ProgramUpdate):
                 if newer:
@@ -322,9 +314,9 @@ class Execution:
                     )
                     entry.changed |= bool(enforced)
                     events += enforced
+                    state.relevel(entry.account)
                 # Sent again on a replay, identical: the audit has no account to keep it owed.
                 events.append(controls.firm_applied(control, state.partition, at))
-                resting_on.clear()
                 continue
             tick = update.tick
             symbol, ts = tick.symbol, tick.ts
@@ -332,48 +324,24 @@ class Execution:
             if newer:
                 prices[key] = tick.model_dump(mode="json", exclude_none=True)
                 state.set_price(key, tick)
-            state.unmarked.add(key)
-            if key not in resting_on:
-                resting_on[key] = [
-                    touched.of(account_id)
-                    for account_id in sorted(state.watchers_of(key))
-                    if _rests_on(state.load(account_id), symbol)
-                ]
-            for entry in resting_on[key]:
+            reached = state.levels().touched(symbol, levels.seen(market, symbol), ts)
+            for account_id in reached:
+                entry = touched.of(account_id)
                 if entry.replayed or entry.stored.has_applied(source, update.offset):
                     continue
-                resting = dict(entry.account.resting)
-                filled = engine.fill_resting(entry.account, symbol, market, ts)
-                # A trailing stop moves its trigger without an event.
-                entry.changed |= bool(filled) or entry.account.resting != resting
-                events += filled
+                events += engine.on_tick(entry.account, symbol, market, ts)
+                entry.changed = True
+                state.relevel(entry.account)
         for key, document in prices.items():
             self._tables.prices[key] = document
         if batch.updates:
             state.store_market_position()
-        if ts is not None and (
-            state.last_marks is None
-            or ts - state.last_marks >= MARK_INTERVAL
-            or ts < state.last_marks
-        ):
-            for key in sorted(state.unmarked):
-                for account_id in sorted(state.watchers_of(key)):
-                    touched.of(account_id).mark = True
-            state.unmarked.clear()
-            state.last_marks = ts
-        for entry in touched.entries():
-            if entry.mark and not entry.replayed and ts is not None:
-                marked = engine.mark(entry.account, market, ts)
-                entry.changed |= bool(marked)
-                events += marked
         outputs = self._publisher.outputs(events)
         owed: dict[bytes | None, list[Output]] = {}
         for output in outputs:
             owed.setdefault(output.key, []).append(output)
         for entry in touched.entries():
-            if not entry.replayed and (
-                entry.changed or entry.account.peak_equity != entry.peak_before
-            ):
+            if not entry.replayed and entry.changed:
                 state.save(
                     entry.stored,
                     entry.watched_before,
@@ -446,10 +414,6 @@ def _join_program(account: Account, message: AccountMessage) -> None:
         evaluation.overrides = given
 
 
-def _rests_on(account: Account | None, symbol: str) -> bool:
-    return account is not None and any(r.order.symbol == symbol for r in account.resting.values())
-
-
 class _Touch:
     """An account a batch fills or marks, and what decides whether it must be stored again."""
 
@@ -458,9 +422,7 @@ class _Touch:
         self.account = stored.account
         self.replayed = stored.has_applied(record.progress_key, record.offset)
         self.watched_before = watched_symbols(self.account)
-        self.peak_before = self.account.peak_equity
         self.changed = False
-        self.mark = False
 
 
 class _Touched:

@@ -1,22 +1,22 @@
 """What a worker keeps in memory beside its tables: one object per account partition.
 
-A batch of ticks marks every account holding its symbols, each at all its positions; reading and
-decoding those from the tables dominated its cost. So each partition keeps decoded accounts,
-instruments and prices, the index of who holds or rests on each symbol, its mark clock, and how
-far it has applied the router's inputs. The tables stay the truth: every partition's state is
-dropped when partitions move (another worker may have changed the tables) and rebuilt from the
-tables as it is used; a record that fails part way drops its partition's decoded accounts (its
-changes were not stored).
+A tick acts on the accounts whose levels it reaches, each valued at all its positions; reading
+and decoding those from the tables dominated its cost. So each partition keeps decoded accounts,
+instruments and prices, the index of who holds or rests on each symbol, the level index of what
+a tick can change (`core.levels`), and how far it has applied the router's inputs. The tables
+stay the truth: every partition's state is dropped when partitions move (another worker may have
+changed the tables) and rebuilt from the tables as it is used; a record that fails part way drops
+its partition's decoded accounts and levels (its changes were not stored).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable
-from datetime import datetime
 from decimal import Decimal
 from typing import Any, TypeVar
 
+from fillstream.core.levels import LevelIndex, levels, watched
 from fillstream.core.model import (
     Account,
     Instrument,
@@ -25,7 +25,6 @@ from fillstream.core.model import (
     Quote,
     Resolution,
     TradingState,
-    split_position_key,
 )
 from fillstream.wire.inbound import (
     InstrumentMessage,
@@ -71,10 +70,7 @@ class PartitionState:
         """Accounts of this partition whose outbox this checkpoint fills (owned by
         `WorkerState`, which indexes them at the end of the batch, rebalance or not)."""
         self._swept = False
-        self.last_marks: datetime | None = None
-        """The tick time of this partition's last marks (see `execution.MARK_INTERVAL`)."""
-        self.unmarked: set[str] = set()
-        """Market keys that ticked since the last marks."""
+        self._levels: LevelIndex | None = None
 
     def stored(self, account_id: str) -> StoredAccount | None:
         return _decoded(self._accounts, self._tables.accounts, account_id, load_stored)
@@ -86,6 +82,24 @@ class PartitionState:
     def forget_accounts(self) -> None:
         """After a record failed part way: its changes to decoded accounts were not stored."""
         self._accounts.clear()
+        self._levels = None
+
+    def levels(self) -> LevelIndex:
+        """Which accounts a tick acts on: built from every watching account the first time it
+        is asked for, then kept in step by `relevel`."""
+        if self._levels is None:
+            index, market = LevelIndex(), self.market()
+            for account_id in sorted(self.watching_accounts()):
+                account = self.load(account_id)
+                if account is not None:
+                    index.set(account_id, levels(account, market))
+            self._levels = index
+        return self._levels
+
+    def relevel(self, account: Account) -> None:
+        """After any change to the account (before the next tick looks at it)."""
+        if self._levels is not None:
+            self._levels.set(account.account_id, levels(account, self.market()))
 
     def save(
         self,
@@ -115,6 +129,7 @@ class PartitionState:
             self._watch(market_key(symbol, self.partition), account.account_id)
         for symbol in watched_before - watched_after:
             self._unwatch(market_key(symbol, self.partition), account.account_id)
+        self.relevel(account)
 
     def owed(self, stored: StoredAccount) -> list[Output]:
         """What an account may still owe when this worker first touches it: the outputs of its
@@ -169,11 +184,13 @@ class PartitionState:
         key = market_key(message.symbol, self.partition)
         self._tables.instruments[key] = message.model_dump(mode="json")
         self._instruments[key] = to_instrument(message)
+        self._levels = None
 
     def set_program(self, message: ProgramMessage) -> None:
         key = market_key(message.program_id, self.partition)
         self._tables.programs[key] = message.model_dump(mode="json", exclude_none=True)
         self._programs = {k: v for k, v in self._programs.items() if k[0] != key}
+        self._levels = None
 
     def set_resolution(self, message: ResolutionMessage) -> None:
         key = market_key(message.symbol, self.partition)
@@ -304,10 +321,7 @@ class WorkerState:
 
 
 def watched_symbols(account: Account | None) -> set[str]:
-    if account is None:
-        return set()
-    held = {split_position_key(key)[0] for key in account.positions}
-    return held | {resting.order.symbol for resting in account.resting.values()}
+    return watched(account) if account is not None else set()
 
 
 def _to_resolution(document: dict[str, Any]) -> Resolution:

@@ -164,8 +164,7 @@ class IndexAgainstBruteForce(RuleBasedStateMachine):
         brute: list[Event] = []
         for account_id in holders:
             brute += engine.on_tick(self.brute.accounts[account_id], symbol, self.market, now)
-        seen = [price, *(p for p in (bid, ask) if p is not None)]
-        touched = self.index.touched(symbol, seen, now)
+        touched = self.index.touched(symbol, levels.seen(self.market, symbol), now)
         assert set(touched) <= set(holders), (touched, holders)
         indexed: list[Event] = []
         for account_id in touched:
