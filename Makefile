@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+BENCH_INSTALLED := $(VENV)/.bench-installed
 KAFKA_JARS := infra/kafka/lib/.complete
 
 .PHONY: setup demo test prove bench chaos lint format kafka-start kafka-stop schemas clean
@@ -14,6 +15,11 @@ setup: $(INSTALLED) $(KAFKA_JARS)
 $(INSTALLED): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+# The benchmarks' peers (quixstreams), beside the project.
+$(BENCH_INSTALLED): $(INSTALLED)
+	$(BIN)/pip install --quiet -e '.[dev,bench]'
 	touch $@
 
 $(KAFKA_JARS): infra/kafka/pom.xml
@@ -34,8 +40,9 @@ prove: setup
 
 # Every figure in docs/benchmarks.md, one script after another (about 25 minutes); each starts its
 # own broker, prints a table and writes bench/results/<name>.json.
-bench: setup
+bench: setup $(BENCH_INSTALLED)
 	$(BIN)/python -m bench.generators 10
+	$(BIN)/python -m bench.peers 400000 20000
 	$(BIN)/python -m bench.throughput 4000
 	$(BIN)/python -m bench.profile 4000
 	$(BIN)/python -m bench.sustained 60

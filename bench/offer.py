@@ -3,7 +3,7 @@
 Run by the latency and sustained-throughput benchmarks, so that generating the load does not
 share an event loop with measuring it. Each order's send time (wall clock) is written to a JSON
 file, by order id, for the latency figures.
-`python -m bench.offer BOOTSTRAP PREFIX TICKS_PER_S ORDERS_PER_S SECONDS SENT_FILE`
+`python -m bench.offer BOOTSTRAP PREFIX TICKS_PER_S ORDERS_PER_S SECONDS SENT_FILE [ACCOUNTS]`
 """
 
 from __future__ import annotations
@@ -30,16 +30,21 @@ def market(ticks_per_second: float) -> MarketModel:
     return MarketModel(8, 4, SEED, max(ticks_per_second, 1), datetime.now(UTC))
 
 
-def traders() -> TraderModel:
-    return TraderModel(ACCOUNTS, SEED, bad_share=0.0, reckless_share=0.0)
+def traders(accounts: int = ACCOUNTS) -> TraderModel:
+    return TraderModel(accounts, SEED, bad_share=0.0, reckless_share=0.0)
 
 
 async def offer(
-    bootstrap: str, prefix: str, tick_rate: float, order_rate: float, seconds: float
+    bootstrap: str,
+    prefix: str,
+    tick_rate: float,
+    order_rate: float,
+    seconds: float,
+    accounts: int = ACCOUNTS,
 ) -> tuple[dict[str, float], int]:
     settings = Settings(topic_prefix=prefix, kafka_bootstrap=bootstrap)
     ticks_topic, orders_topic = settings.topic("ticks"), settings.topic("orders")
-    model, flow = market(tick_rate), traders()
+    model, flow = market(tick_rate), traders(accounts)
     instruments = {i["symbol"]: i for i in model.instruments()}
     prices: dict[str, str] = {}
     ticks = model.ticks()
@@ -69,8 +74,9 @@ async def offer(
 
 def main() -> None:
     bootstrap, prefix, ticks, orders, seconds, sent_file = sys.argv[1:7]
+    accounts = int(sys.argv[7]) if len(sys.argv) > 7 else ACCOUNTS
     sent_at, ticks_sent = asyncio.run(
-        offer(bootstrap, prefix, float(ticks), float(orders), float(seconds))
+        offer(bootstrap, prefix, float(ticks), float(orders), float(seconds), accounts)
     )
     Path(sent_file).write_text(json.dumps({"ticks": ticks_sent, "orders": sent_at}))
 

@@ -32,6 +32,10 @@ def _kafka_stop(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
+    import mode.loop
+
+    # Before Faust makes its loop: uvloop runs Faust's and aiokafka's callbacks for less.
+    mode.loop.use("uvloop")
     from fillstream.worker.main import build
 
     app = build(settings)

@@ -256,15 +256,16 @@ class LevelIndex:
         return len(self._of)
 
     def set(self, account_id: str, new: Levels) -> None:
-        """Replace the account's levels."""
-        old = self._of.pop(account_id, None)
-        if old is not None:
-            for symbol, band in old.bands.items():
+        """Replace the account's levels (only where they changed: most ticks move one band)."""
+        old = self._of.pop(account_id, None) or Levels()
+        for symbol, band in old.bands.items():
+            if new.bands.get(symbol) != band or new.due != old.due:
                 self._apply(symbol, account_id, band, old.due, add=False)
+        for symbol, band in new.bands.items():
+            if old.bands.get(symbol) != band or new.due != old.due:
+                self._apply(symbol, account_id, band, new.due, add=True)
         if new.bands:
             self._of[account_id] = new
-            for symbol, band in new.bands.items():
-                self._apply(symbol, account_id, band, new.due, add=True)
 
     def _apply(
         self, symbol: str, account_id: str, band: Band, due: datetime | None, add: bool

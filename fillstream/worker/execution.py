@@ -342,11 +342,13 @@ class Execution:
             owed.setdefault(output.key, []).append(output)
         for entry in touched.entries():
             if not entry.replayed and entry.changed:
+                # Every change above was followed by its account's new levels.
                 state.save(
                     entry.stored,
                     entry.watched_before,
                     {record.progress_key: record.offset},
                     owed.get(entry.account.account_id.encode(), []),
+                    relevel=False,
                 )
         self._checkpoint.publish(outputs)
 

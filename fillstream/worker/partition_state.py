@@ -107,10 +107,12 @@ class PartitionState:
         watched_before: set[str],
         applied: dict[str, int],
         outputs: list[Output],
+        relevel: bool = True,
     ) -> None:
         """Store the account with the record it has now applied (and the router's inputs the
         partition has applied) and the outputs its changes in this batch owe; keep the index
-        of who to mark on a tick in step with it."""
+        of who a tick acts on in step with it (``relevel``, unless the caller did so after its
+        last change)."""
         account = stored.account
         if account.account_id not in self._changed:
             stored.outbox = []
@@ -129,7 +131,8 @@ class PartitionState:
             self._watch(market_key(symbol, self.partition), account.account_id)
         for symbol in watched_before - watched_after:
             self._unwatch(market_key(symbol, self.partition), account.account_id)
-        self.relevel(account)
+        if relevel:
+            self.relevel(account)
 
     def owed(self, stored: StoredAccount) -> list[Output]:
         """What an account may still owe when this worker first touches it: the outputs of its
