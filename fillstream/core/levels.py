@@ -16,12 +16,13 @@ an index error can only touch an account that did not need it, never skip one th
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
+from typing import Any
 
-from sortedcontainers import SortedKeyList
+from sortedcontainers import SortedList
 
 from fillstream.core import contingent, ledger, pricing, program, triggers
 from fillstream.core.model import (
@@ -233,12 +234,38 @@ def _due(account: Account, market: Market) -> datetime | None:
     return min(times, default=None)
 
 
-def _by_level(entry: tuple[Decimal, str]) -> Decimal:
-    return entry[0]
+class _Sorted:
+    """Values kept sorted, each with the accounts at it: accounts touched by the same tick share
+    the same level (the price of that tick), so a level is inserted once for all of them."""
 
+    def __init__(self) -> None:
+        self._values = SortedList()
+        self._at: dict[Any, set[str]] = {}
 
-def _by_time(entry: tuple[datetime, str]) -> datetime:
-    return entry[0]
+    def __bool__(self) -> bool:
+        return bool(self._at)
+
+    def add(self, value: Any, account_id: str) -> None:
+        accounts = self._at.get(value)
+        if accounts is None:
+            accounts = self._at[value] = set()
+            self._values.add(value)
+        accounts.add(account_id)
+
+    def remove(self, value: Any, account_id: str) -> None:
+        accounts = self._at[value]
+        accounts.discard(account_id)
+        if not accounts:
+            del self._at[value]
+            self._values.remove(value)
+
+    def from_(self, minimum: Any) -> Iterator[str]:
+        for value in self._values.irange(minimum=minimum):
+            yield from self._at[value]
+
+    def up_to(self, maximum: Any) -> Iterator[str]:
+        for value in self._values.irange(maximum=maximum):
+            yield from self._at[value]
 
 
 class LevelIndex:
@@ -246,9 +273,9 @@ class LevelIndex:
     it touches in time logarithmic in the holders, plus those it touches."""
 
     def __init__(self) -> None:
-        self._lows: dict[str, SortedKeyList] = {}
-        self._highs: dict[str, SortedKeyList] = {}
-        self._due: dict[str, SortedKeyList] = {}
+        self._lows: dict[str, _Sorted] = {}
+        self._highs: dict[str, _Sorted] = {}
+        self._due: dict[str, _Sorted] = {}
         self._always: dict[str, set[str]] = {}
         self._of: dict[str, Levels] = {}
 
@@ -274,17 +301,13 @@ class LevelIndex:
             always = self._always.setdefault(symbol, set())
             always.add(account_id) if add else always.discard(account_id)
             return
-        for value, lists, key in (
-            (band.low, self._lows, _by_level),
-            (band.high, self._highs, _by_level),
-            (due, self._due, _by_time),
-        ):
+        for value, lists in ((band.low, self._lows), (band.high, self._highs), (due, self._due)):
             if value is None:
                 continue
             entries = lists.get(symbol)
             if entries is None:
-                entries = lists[symbol] = SortedKeyList(key=key)
-            entries.add((value, account_id)) if add else entries.remove((value, account_id))
+                entries = lists[symbol] = _Sorted()
+            entries.add(value, account_id) if add else entries.remove(value, account_id)
 
     def touched(self, symbol: str, prices: Iterable[Decimal], now: datetime) -> list[str]:
         """The accounts a tick of ``symbol`` at these prices and time acts on, in id order."""
@@ -293,10 +316,10 @@ class LevelIndex:
         if seen:
             lows, highs = self._lows.get(symbol), self._highs.get(symbol)
             if lows:
-                hit.update(a for _, a in lows.irange_key(min_key=min(seen)))
+                hit.update(lows.from_(min(seen)))
             if highs:
-                hit.update(a for _, a in highs.irange_key(max_key=max(seen)))
+                hit.update(highs.up_to(max(seen)))
         due = self._due.get(symbol)
         if due:
-            hit.update(a for _, a in due.irange_key(max_key=now))
+            hit.update(due.up_to(now))
         return sorted(hit)

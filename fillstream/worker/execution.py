@@ -329,8 +329,11 @@ class Execution:
                 entry = touched.of(account_id)
                 if entry.replayed or entry.stored.has_applied(source, update.offset):
                     continue
-                events += engine.on_tick(entry.account, symbol, market, ts)
-                entry.changed = True
+                before = _footprint(entry.account)
+                ticked = engine.on_tick(entry.account, symbol, market, ts)
+                events += ticked
+                # Most visits only share out the room again: nothing to store.
+                entry.changed |= bool(ticked) or _footprint(entry.account) != before
                 state.relevel(entry.account)
         for key, document in prices.items():
             self._tables.prices[key] = document
@@ -414,6 +417,18 @@ def _join_program(account: Account, message: AccountMessage) -> None:
         account.evaluation = Evaluation(message.program_id, given or {})
     elif given is not None:
         evaluation.overrides = given
+
+
+def _footprint(account: Account) -> tuple:
+    """What a tick can change in an account without an event: its high-water marks, its
+    program's start, a trailing stop's trigger (a resting order is replaced, never mutated)."""
+    evaluation = account.evaluation
+    return (
+        account.peak_equity,
+        evaluation and evaluation.high_water,
+        evaluation and evaluation.started,
+        tuple(map(id, account.resting.values())),
+    )
 
 
 class _Touch:
