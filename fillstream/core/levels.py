@@ -20,11 +20,11 @@ from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, localcontext
-from typing import Any
+from typing import Any, NamedTuple
 
 from sortedcontainers import SortedList
 
-from fillstream.core import contingent, ledger, pricing, program, triggers
+from fillstream.core import contingent, program, triggers
 from fillstream.core.model import (
     EXACT,
     HUNDRED,
@@ -47,8 +47,7 @@ MARGIN = Decimal("1e-24")
 """Room kept back from a loss floor, so arithmetic at the very edge never decides alone."""
 
 
-@dataclass(frozen=True)
-class Band:
+class Band(NamedTuple):
     """A tick of the symbol touches the account if any of its prices (last, bid, ask, on the
     instrument's own scale: YES for predictions) is at or below ``low`` or at or above
     ``high``; ``always`` if every tick does."""
@@ -57,11 +56,8 @@ class Band:
     high: Decimal | None = None
     always: bool = False
 
-    def lowered(self, low: Decimal) -> Band:
-        return Band(low if self.low is None else max(self.low, low), self.high, self.always)
 
-    def raised(self, high: Decimal) -> Band:
-        return Band(self.low, high if self.high is None else min(self.high, high), self.always)
+ALWAYS = Band(always=True)
 
 
 @dataclass(frozen=True)
@@ -91,23 +87,30 @@ def levels(account: Account, market: Market) -> Levels:
     symbols = watched(account)
     if not symbols:
         return Levels()
+    if _always(account, market):
+        return Levels(dict.fromkeys(symbols, ALWAYS))
     with localcontext(EXACT):
-        bands = {symbol: Band() for symbol in symbols}
-        if _always(account, market):
-            return Levels({symbol: Band(always=True) for symbol in symbols})
+        lows: dict[str, Decimal] = {}
+        highs: dict[str, Decimal] = {}
+        always: set[str] = set()
         for resting in account.resting.values():
-            order = resting.order
-            bands[order.symbol] = _order_band(bands[order.symbol], order, market)
-        for symbol, band in _equity_bands(account, market).items():
-            current = bands[symbol]
-            if band.always:
-                current = Band(always=True)
-            if band.low is not None:
-                current = current.lowered(band.low)
-            if band.high is not None:
-                current = current.raised(band.high)
-            bands[symbol] = current
+            _order_level(resting.order, market, lows, highs, always)
+        _equity_levels(account, market, lows, highs, always)
+        bands = {
+            symbol: ALWAYS if symbol in always else Band(lows.get(symbol), highs.get(symbol))
+            for symbol in symbols
+        }
         return Levels(bands, _due(account, market))
+
+
+def _lower(levels: dict[str, Decimal], symbol: str, value: Decimal) -> None:
+    current = levels.get(symbol)
+    levels[symbol] = value if current is None or value > current else current
+
+
+def _raise(levels: dict[str, Decimal], symbol: str, value: Decimal) -> None:
+    current = levels.get(symbol)
+    levels[symbol] = value if current is None or value < current else current
 
 
 def _always(account: Account, market: Market) -> bool:
@@ -145,59 +148,79 @@ def _judged(account: Account, market: Market) -> Program | None:
     return market.program(account)
 
 
-def _order_band(band: Band, order: Order, market: Market) -> Band:
+def _order_level(
+    order: Order,
+    market: Market,
+    lows: dict[str, Decimal],
+    highs: dict[str, Decimal],
+    always: set[str],
+) -> None:
     """Where a tick can fill a resting limit or trigger a waiting order; trailing stops move
     with every favourable price, so they are touched on every tick."""
-    instrument = market.instrument(order.symbol)
-    if instrument is None or order.type in triggers.TRAILING:
-        return Band(band.low, band.high, True)
-    waits = triggers.waits(order)
+    symbol = order.symbol
+    instrument = market.instrument(symbol)
+    waits = order.type in triggers.WAITING
     level = order.trigger_price if waits else order.limit_price
-    if level is None:
-        return Band(band.low, band.high, True)
+    if instrument is None or order.type in triggers.TRAILING or level is None:
+        always.add(symbol)
+        return
     buy = order.side is Side.BUY
     # On the order's own scale: does it act when the price falls to the level, or rises to it?
     falls = (not buy) if waits and order.type in triggers.STOPS else buy
     if instrument.kind is Kind.PREDICTION and order.outcome is Outcome.NO:
         # NO's price is 1 - YES: a fall of one is a rise of the other.
         level, falls = ONE - level, not falls
-    return band.lowered(level) if falls else band.raised(level)
+    if falls:
+        _lower(lows, symbol, level)
+    else:
+        _raise(highs, symbol, level)
 
 
-def _equity_bands(account: Account, market: Market) -> dict[str, Band]:
+def _equity_levels(
+    account: Account,
+    market: Market,
+    lows: dict[str, Decimal],
+    highs: dict[str, Decimal],
+    always: set[str],
+) -> None:
     """Each held symbol's share of the room between equity and its floor and ceiling."""
     exposure: dict[str, Decimal] = {}
+    equity = account.cash
     for key, position in account.positions.items():
         symbol, outcome = split_position_key(key)
         instrument = market.instrument(symbol)
-        signed = position.quantity
-        if instrument is not None and instrument.kind is Kind.PREDICTION and outcome is Outcome.NO:
-            signed = -signed
-        exposure[symbol] = exposure.get(symbol, ZERO) + signed
+        last = market.last_price(symbol)
+        assert instrument is not None and last is not None, f"held {key} without market data"
+        quantity = position.quantity
+        if instrument.kind is Kind.PREDICTION and outcome is Outcome.NO:
+            # Marked at 1 - YES: it moves against the YES price.
+            equity += quantity * (ONE - last)
+            quantity = -quantity
+        else:
+            equity += quantity * last
+        exposure[symbol] = exposure.get(symbol, ZERO) + quantity
     moving = {symbol: a for symbol, a in exposure.items() if a}
     if not moving:
-        return {}
-    equity = ledger.equity(account, pricing.marks_of(account, market))
+        return
     floor, ceiling = _room(account, market)
     down = None if floor is None else equity - floor - MARGIN
     up = ceiling - equity
     if (down is not None and down < 0) or up < 0:
         # Outside its room already (a fill since its last mark): the next tick marks it.
-        return {symbol: Band(always=True) for symbol in moving}
+        always.update(moving)
+        return
     share = len(moving)
     down_each = None if down is None else (down / share).quantize(PLACES, ROUND_FLOOR)
     up_each = (up / share).quantize(PLACES, ROUND_FLOOR)
-    bands = {}
     for symbol, a in moving.items():
         last = market.last_price(symbol)
-        assert last is not None, f"held {symbol} without a price"
+        assert last is not None
         fall, rise = (down_each, up_each) if a > 0 else (up_each, down_each)
         size = abs(a)
-        bands[symbol] = Band(
-            None if fall is None else (last - fall / size).quantize(PLACES, ROUND_CEILING),
-            None if rise is None else (last + rise / size).quantize(PLACES, ROUND_FLOOR),
-        )
-    return bands
+        if fall is not None:
+            _lower(lows, symbol, (last - fall / size).quantize(PLACES, ROUND_CEILING))
+        if rise is not None:
+            _raise(highs, symbol, (last + rise / size).quantize(PLACES, ROUND_FLOOR))
 
 
 def _room(account: Account, market: Market) -> tuple[Decimal | None, Decimal]:
