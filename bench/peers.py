@@ -106,8 +106,8 @@ async def job_topics(bootstrap: str, prefix: str, count: int) -> None:
     await preload(bootstrap, f"{prefix}peers-in", records(count))
 
 
-async def pipeline(bootstrap: str, prefix: str, orders: int, work: Path) -> float:
-    """Accounts and a price for every symbol first; once the worker has applied them, the
+async def pipeline(bootstrap: str, prefix: str, orders: int, work: Path, workers: int = 1) -> float:
+    """Accounts and a price for every symbol first; once the workers have applied them, the
     orders, as a backlog drained."""
     settings = Settings(topic_prefix=prefix, kafka_bootstrap=bootstrap)
     await ensure_topics(bootstrap, pipeline_topics(settings), PARTITIONS)
@@ -120,20 +120,24 @@ async def pipeline(bootstrap: str, prefix: str, orders: int, work: Path) -> floa
                   ((s, json.dumps(i).encode()) for s, i in instruments.items()))  # fmt: skip
     await preload(bootstrap, settings.topic("accounts"), traders.account_messages())
     await preload(bootstrap, settings.topic("ticks"), ticks)
-    env = env_for(bootstrap, prefix, work / f"{prefix}data")
-    process = worker([sys.executable, "-m", "fillstream.cli", "worker"], env, work / f"{prefix}log")
+    processes = []
+    for n in range(workers):
+        env = env_for(bootstrap, prefix, work / f"{prefix}data{n}")
+        command = [sys.executable, "-m", "fillstream.cli", "worker"]
+        processes.append(worker(command, env, work / f"{prefix}log{n}"))
     try:
         group, accounts = env["FILLSTREAM_APP_ID"], {settings.topic("accounts")}
         deadline = time.monotonic() + 300
         while await committed(bootstrap, group, accounts) < PIPELINE_ACCOUNTS:
-            if time.monotonic() > deadline or process.poll() is not None:
-                raise RuntimeError("the worker did not open the accounts")
+            if time.monotonic() > deadline or any(p.poll() is not None for p in processes):
+                raise RuntimeError("the workers did not open the accounts")
             await asyncio.sleep(0.5)
         await preload(bootstrap, settings.topic("orders"),
                       (traders.order(instruments, prices) for _ in range(orders)))  # fmt: skip
-        return await drain_rate(bootstrap, group, {settings.topic("orders")}, orders, process)
+        return await drain_rate(bootstrap, group, {settings.topic("orders")}, orders, processes[0])
     finally:
-        stop(process)
+        for process in processes:
+            stop(process)
 
 
 async def measure(bootstrap: str, count: int, orders: int, work: Path) -> dict:

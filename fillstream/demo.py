@@ -36,8 +36,8 @@ from fillstream.simulate.traders import TraderModel
 from fillstream.sink.http import ask
 
 OUTPUTS = ("fills", "order_events", "risk_events", "dead_letters")
-TICKS_PER_SECOND = 100
-ORDERS_PER_SECOND = 40
+TICKS_PER_SECOND = 500
+ORDERS_PER_SECOND = 100
 SEED = 42
 ANALYST_QUERY = """SELECT account_id, fills, realized - fees AS net_realized, equity
 FROM account_equity ORDER BY equity DESC LIMIT 5"""
@@ -161,7 +161,7 @@ class Session:
         self.web_port = web_port
         self.market = MarketModel(3, 2, SEED, TICKS_PER_SECOND, datetime.now(UTC), quotes=True)
         self.instruments = {i["symbol"]: i for i in self.market.instruments()}
-        self.traders = TraderModel(12, SEED, bad_share=0.03, reckless_share=0.25, manage_share=0.1)
+        self.traders = TraderModel(48, SEED, bad_share=0.03, reckless_share=0.25, manage_share=0.1)
         sound = [a for a in self.traders.accounts if "max_drawdown_pct" not in a]
         for n, account in enumerate(sound):
             account["program_id"] = PROGRAMS[n % len(PROGRAMS)]["program_id"]
