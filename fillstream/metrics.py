@@ -40,6 +40,13 @@ CLOCK_SKEW_REPLACED = Counter(
     "Inputs whose own ts was too far from their Kafka record's time, by topic.",
     ["topic"],
 )
+TICKS_APPLIED = Counter(
+    "fillstream_ticks_applied_total", "Ticks the execution agent applied (once per partition)."
+)
+TICK_VISITS = Counter(
+    "fillstream_tick_visits_total",
+    "Accounts those ticks acted on: the level index's visits (each marked, its levels renewed).",
+)
 CONSUMER_LAG = Gauge(
     "fillstream_consumer_lag", "Records behind the end of each assigned partition.",
     ["topic", "partition"],

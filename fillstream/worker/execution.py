@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from faust.types import TP, StreamT, TopicT
 
+from fillstream import metrics
 from fillstream.core import commands, controls, engine, levels
 from fillstream.core.events import AccountStatusChanged, Event, ProgramChanged
 from fillstream.core.model import (
@@ -325,6 +326,8 @@ class Execution:
                 prices[key] = tick.model_dump(mode="json", exclude_none=True)
                 state.set_price(key, tick)
             reached = state.levels().touched(symbol, levels.seen(market, symbol), ts)
+            metrics.TICKS_APPLIED.inc()
+            metrics.TICK_VISITS.inc(len(reached))
             for account_id in reached:
                 entry = touched.of(account_id)
                 if entry.replayed or entry.stored.has_applied(source, update.offset):

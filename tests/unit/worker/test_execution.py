@@ -7,6 +7,7 @@ import copy
 import json
 
 import pytest
+from prometheus_client import REGISTRY
 
 from fillstream.settings import Settings
 from fillstream.worker.checkpoint import Checkpoint
@@ -22,6 +23,7 @@ from tests.unit.worker.fakes import FakeTopic, Inputs
 
 BTC = {"symbol": "BTC", "kind": "crypto", "taker_fee_bps": "10", "maker_fee_bps": "2",
        "slippage_bps": "0"}  # fmt: skip
+COUNTERS = ("fillstream_ticks_applied_total", "fillstream_tick_visits_total")
 
 
 class Worker:
@@ -247,6 +249,20 @@ async def test_a_resting_limit_fills_on_the_tick_through_it(worker: Worker) -> N
     assert (fill["price"], fill["fee"], fill["liquidity"], fill["cash_after"]) == (
         "90", "0.036", "maker", "819.964")  # fmt: skip
     assert worker.tables.accounts["ann"]["resting"] == []
+
+
+async def test_a_tick_visits_only_the_accounts_whose_levels_it_reaches(worker: Worker) -> None:
+    await worker.handle(worker.inputs.record("orders", "ann", worker.order("o1")))
+    # 2 BTC at 100, fee 0.2: cash 799.8, equity 999.8 below the peak of 1000, so a rise to 100.1
+    # may raise the peak: the band's top
+    before = {name: REGISTRY.get_sample_value(name) or 0 for name in COUNTERS}
+    for second, price in enumerate(["100.05", "100.2", "100.15"], start=1):
+        tick = {"symbol": "BTC", "price": price, "ts": f"2026-04-01T10:00:0{second}Z"}
+        await worker.market(("ticks", "BTC", tick))
+    counted = {name: REGISTRY.get_sample_value(name) - before[name] for name in COUNTERS}
+    # 100.05: inside; 100.2: a new peak, 799.8 + 200.4 = 1000.2; 100.15: inside again
+    assert counted == {"fillstream_ticks_applied_total": 3, "fillstream_tick_visits_total": 1}
+    assert worker.tables.accounts["ann"]["peak_equity"] == "1000.2"
 
 
 async def test_bad_messages_go_to_the_dead_letters_and_processing_goes_on(worker: Worker) -> None:
