@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import socket
 from datetime import time
 from decimal import Decimal
 from pathlib import Path
@@ -49,6 +50,21 @@ class Settings(BaseSettings):
         2.0, gt=0, description="How often a worker tells the group it is alive."
     )
     web_port: int = Field(6066, description="Port of the worker's HTTP server.")
+    log_format: Literal["text", "json"] = Field(
+        "text",
+        description="Log lines as text, or one JSON object per line (with the account, order, "
+        "topic, partition and offset where known).",
+    )
+    web_bind: str = Field(
+        "127.0.0.1",
+        description="Address the worker's HTTP server listens on (0.0.0.0: every interface).",
+    )
+    web_advertised_url: str | None = Field(
+        None,
+        description="The URL other workers reach this one at, to forward a request to the "
+        "worker that owns its account; unset: http://<web_bind>:<web_port> (the host name when "
+        "bound to every interface).",
+    )
     clickhouse_dsn: SecretStr | None = Field(
         None,
         description="chdb:///path or http(s)://host:8123 (may hold a user and password); "
@@ -69,6 +85,10 @@ class Settings(BaseSettings):
         "to the sink.",
     )
     sink_port: int = Field(6067, description="Port of the sink's HTTP status and SQL endpoint.")
+    sink_bind: str = Field(
+        "127.0.0.1",
+        description="Address the sink's HTTP server listens on (0.0.0.0: every interface).",
+    )
     sink_batch_rows: int = Field(10_000, description="Largest batch the sink inserts.")
     sink_batch_seconds: float = Field(1.0, description="Longest a record waits for its batch.")
     default_max_leverage: Decimal = Field(Decimal(1), description="For accounts that omit it.")
@@ -138,6 +158,13 @@ class Settings(BaseSettings):
     @property
     def faust_dir(self) -> Path:
         return self.root / "faust"
+
+    @property
+    def advertised_url(self) -> str:
+        if self.web_advertised_url:
+            return self.web_advertised_url.rstrip("/")
+        host = socket.gethostname() if self.web_bind in ("0.0.0.0", "::") else self.web_bind
+        return f"http://{host}:{self.web_port}"
 
     @property
     def clickhouse_url(self) -> str:

@@ -180,10 +180,15 @@ class Pipeline:
 
 
 def api_request(
-    port: str, method: str, path: str, body: bytes | None = None, key: str | None = ADMIN_KEY
+    port: str,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    key: str | None = ADMIN_KEY,
+    host: str = "127.0.0.1",
 ) -> tuple[int, dict]:
     """A request to a worker's HTTP API: the status and the JSON body (0 when unreachable)."""
-    request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", data=body, method=method)
+    request = urllib.request.Request(f"http://{host}:{port}{path}", data=body, method=method)
     if key:
         request.add_header("Authorization", f"Bearer {key}")
     try:

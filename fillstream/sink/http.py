@@ -79,8 +79,8 @@ def build_app(sink: Sink, keyring: KeyRing) -> web.Application:
     return app
 
 
-async def serve(sink: Sink, port: int) -> web.AppRunner:
+async def serve(sink: Sink, bind: str, port: int) -> web.AppRunner:
     runner = web.AppRunner(build_app(sink, KeyRing(sink.settings.api_keys)))
     await runner.setup()
-    await web.TCPSite(runner, "127.0.0.1", port).start()
+    await web.TCPSite(runner, bind, port).start()
     return runner

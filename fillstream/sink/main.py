@@ -12,6 +12,7 @@ from collections.abc import Callable
 
 from clickhouse_connect.driver.client import Client
 
+from fillstream import logs
 from fillstream.broker.local import bootstrap_servers
 from fillstream.settings import Settings
 from fillstream.sink.clickhouse import create_client
@@ -21,7 +22,8 @@ from fillstream.sink.service import Sink
 
 def run_sink(settings: Settings, connect: Callable[[Settings], Client] = create_client) -> int:
     """``connect`` makes the ClickHouse client (the tests pass one that injects faults)."""
-    logging.basicConfig(level=logging.INFO, format="[%(asctime)s] %(levelname)s %(message)s")
+    logging.basicConfig(level=logging.INFO)
+    logs.use(logging.getLogger().handlers, settings.log_format, settings.redact)
     return asyncio.run(_run(settings, connect))
 
 
@@ -33,10 +35,11 @@ async def _run(settings: Settings, connect: Callable[[Settings], Client]) -> int
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
     await sink.start(bootstrap)
-    runner = await serve(sink, settings.sink_port)
+    runner = await serve(sink, settings.sink_bind, settings.sink_port)
     logging.info(
-        "sink running: %s; status and SQL on http://127.0.0.1:%d",
+        "sink running: %s; status and SQL on %s:%d",
         settings.clickhouse_url_for_logs,
+        settings.sink_bind,
         settings.sink_port,
     )
     try:
@@ -51,7 +54,7 @@ def run_sql(settings: Settings, query: str) -> int:
     """Ask the running sink; with none running, open ClickHouse directly."""
     key = settings.sink_api_key.get_secret_value() if settings.sink_api_key else None
     try:
-        answer = ask(f"http://127.0.0.1:{settings.sink_port}", query, key, timeout=60)
+        answer = ask(settings.sink_url, query, key, timeout=60)
     except urllib.error.HTTPError as error:
         print(json.loads(error.read())["error"])
         return 1

@@ -12,6 +12,7 @@ from typing import Any
 
 import faust
 
+from fillstream import logs
 from fillstream.auth import KeyRing, key_required
 from fillstream.broker.admin import TopicSpec, ensure_topics
 from fillstream.broker.local import bootstrap_servers
@@ -31,6 +32,8 @@ class Worker(faust.Worker):
     def on_setup_root_logger(self, logger: logging.Logger, level: int) -> None:
         self.spinner = None
         super().on_setup_root_logger(logger, level)
+        settings = self.app.settings  # type: ignore[attr-defined]
+        logs.use(logger.handlers, settings.log_format, settings.redact)
 
 
 class App(faust.App):
@@ -44,9 +47,16 @@ class App(faust.App):
     """
 
     def __init__(
-        self, id: str, *, bootstrap: str, topic_specs: Iterable[TopicSpec], **options: Any
+        self,
+        id: str,
+        *,
+        settings: Settings,
+        bootstrap: str,
+        topic_specs: Iterable[TopicSpec],
+        **options: Any,
     ) -> None:
         super().__init__(id, **options)
+        self.settings = settings
         self.kafka_bootstrap = bootstrap
         self.topic_specs = list(topic_specs)
 
@@ -69,6 +79,7 @@ def create_app(settings: Settings, topic_specs: Iterable[TopicSpec] = ()) -> App
     bootstrap = bootstrap_servers(settings)
     return App(
         settings.app_id,
+        settings=settings,
         bootstrap=bootstrap,
         topic_specs=topic_specs,
         broker=f"kafka://{bootstrap}",
@@ -84,8 +95,10 @@ def create_app(settings: Settings, topic_specs: Iterable[TopicSpec] = ()) -> App
         broker_session_timeout=settings.kafka_session_timeout_seconds,
         broker_heartbeat_interval=settings.kafka_heartbeat_seconds,
         web_port=settings.web_port,
-        web_host="127.0.0.1",
-        web_bind="127.0.0.1",
+        web_bind=settings.web_bind,
+        # What the group's assignment tells the other workers: a request for an account this
+        # worker does not own is forwarded to the owner's URL.
+        canonical_url=settings.advertised_url,
         # Faust's own pages list table contents and the topology to anyone who asks; requests
         # for another worker's account are routed by topic_route, which does not need them.
         web_tables_enabled=False,

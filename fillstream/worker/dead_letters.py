@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Awaitable, Callable
 
-from fillstream import metrics
+from fillstream import logs, metrics
 from fillstream.wire.codec import BadMessage, dead_letter, encode
 from fillstream.worker.checkpoint import Checkpoint
 from fillstream.worker.documents import Output
@@ -26,9 +26,12 @@ class DeadLetters:
         try:
             await handle(record)
         except BadMessage as error:
+            logger.info("dead letter: %s", error, extra=_about(record))
             self._send(record, str(error))
         except Exception as error:
-            logger.exception("failed on %s@%s", record.progress_key, record.offset)
+            logger.exception(
+                "failed on %s@%s", record.progress_key, record.offset, extra=_about(record)
+            )
             self._send(record, f"internal error: {type(error).__name__}: {error}")
 
     def _send(self, record: Input, error: str) -> None:
@@ -43,3 +46,7 @@ class DeadLetters:
         )
         self._checkpoint.publish([Output(self._topic, record.key, encode(letter))])
         metrics.DEAD_LETTERS.labels(record.topic).inc()
+
+
+def _about(record: Input) -> dict:
+    return logs.about(record.topic, record.partition, record.offset, record.key)

@@ -119,9 +119,11 @@ def partition_of(account_id: str, partitions: int = 4) -> int:
     return (murmur2(account_id.encode()) & 0x7FFFFFFF) % partitions
 
 
-async def test_any_worker_answers_for_any_account(
+async def test_any_worker_answers_for_any_account_from_its_own_address(
     kafka_bootstrap: str, unique_id: str, data_dir: Path, tmp_path: Path
 ) -> None:
+    """Two workers on different addresses (as on two hosts): each listens only on its own and
+    advertises it, and each answers for the other's accounts by forwarding there."""
     accounts: dict[int, str] = {}
     for n in range(100):
         accounts.setdefault(partition_of(f"acct-{n}"), f"acct-{n}")
@@ -136,24 +138,31 @@ async def test_any_worker_answers_for_any_account(
         for account in accounts.values():
             await p.order(account, "o1", "BTC", "buy", "1")
         await p.order_events("o1", terminal=len(accounts))
+        port = str(free_port())
         second_env = {
             **p.env,
             "FILLSTREAM_DATA_DIR": str(tmp_path / "second"),
-            "FILLSTREAM_WEB_PORT": str(free_port()),
+            "FILLSTREAM_WEB_PORT": port,
+            "FILLSTREAM_WEB_BIND": "127.0.0.2",
+            "FILLSTREAM_WEB_ADVERTISED_URL": f"http://127.0.0.2:{port}",
         }
         second = WorkerProcess(p.worker.command, second_env, tmp_path / "w2.log").start()
         try:
-            ports = [p.env["FILLSTREAM_WEB_PORT"], second_env["FILLSTREAM_WEB_PORT"]]
-            await p.wait_until(lambda: all(_owns_half(port) for port in ports), timeout=90)
+            workers = [("127.0.0.1", p.env["FILLSTREAM_WEB_PORT"]), ("127.0.0.2", port)]
+            await p.wait_until(lambda: all(_owns_half(*w) for w in workers), timeout=90)
+            assert api_request(port, "GET", "/health", key=None)[0] == 0, "not on 127.0.0.1"
             for account in accounts.values():
-                answers = [api_request(port, "GET", f"/accounts/{account}") for port in ports]
+                answers = [
+                    api_request(port, "GET", f"/accounts/{account}", host=host)
+                    for host, port in workers
+                ]
                 assert answers[0] == answers[1]
                 assert answers[0][0] == 200 and answers[0][1]["cash"] == "400"
         finally:
             second.stop()
 
 
-def _owns_half(port: str) -> bool:
+def _owns_half(host: str, port: str) -> bool:
     """After the rebalance each worker holds two of the four partitions, and no standby."""
-    status, body = api_request(port, "GET", "/market/BTC/")
+    status, body = api_request(port, "GET", "/market/BTC/", host=host)
     return status == 200 and sum(v is not None for v in body["partitions"].values()) == 2

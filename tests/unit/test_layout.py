@@ -10,7 +10,7 @@ from pathlib import Path
 PACKAGE = Path(__file__).resolve().parents[2] / "fillstream"
 LAYERS = {
     "core": 0,
-    "settings": 1, "metrics": 1, "auth": 1,
+    "settings": 1, "metrics": 1, "auth": 1, "logs": 1,
     "wire": 2,
     "broker": 3,
     "sink": 4,
