@@ -36,9 +36,16 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
 
     # Before Faust makes its loop: uvloop runs Faust's and aiokafka's callbacks for less.
     mode.loop.use("uvloop")
+    from fillstream.broker.admin import TopicMismatch
     from fillstream.worker.main import build
 
     app = build(settings)
+    try:
+        # Before Faust starts: a topic it cannot run on stops it here, with one line.
+        asyncio.run(app.ensure_topics())
+    except TopicMismatch as mismatch:
+        print(f"fillstream worker: {mismatch}", file=sys.stderr)
+        return 2
     sys.argv = ["fillstream", "worker", "--loglevel", args.loglevel]
     app.main()
     return 0

@@ -115,7 +115,13 @@ class Tally:
 async def _demo(base: Settings, bootstrap: str, seconds: float) -> int:
     run_id = datetime.now(UTC).strftime("demo-%Y%m%d%H%M%S")
     settings = base.model_copy(update={"topic_prefix": f"{run_id}.", "app_id": run_id})
-    await ensure_topics(bootstrap, pipeline_topics(settings), settings.topic_partitions)
+    await ensure_topics(
+        bootstrap,
+        pipeline_topics(settings),
+        settings.topic_partitions,
+        settings.topic_replication_factor,
+        settings.topic_min_insync_replicas,
+    )
     web_port, sink_port = local.free_port(), local.free_port()
     admin_key = secrets.token_urlsafe(24)
     shared = {

@@ -39,6 +39,15 @@ class Settings(BaseSettings):
     processing_guarantee: Literal["at_least_once", "exactly_once"] = Field(
         "at_least_once", description="Faust processing guarantee (the pipeline: at_least_once)."
     )
+    topic_replication_factor: int = Field(
+        1, ge=1, description="Replicas of every topic and changelog fillstream creates."
+    )
+    topic_min_insync_replicas: int = Field(
+        1,
+        ge=1,
+        description="min.insync.replicas of the topics fillstream creates: with acks=all, a "
+        "write needs this many replicas.",
+    )
     table_standby_replicas: int = Field(1, description="Faust standby copies of each table.")
     kafka_session_timeout_seconds: float = Field(
         6.0,

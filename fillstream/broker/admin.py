@@ -1,5 +1,7 @@
-"""Creates the pipeline's topics before a worker subscribes, with the partitions and cleanup policy
-the contract gives them; existing topics are left as they are."""
+"""Creates the pipeline's topics before a worker subscribes, with the partitions, replication and
+cleanup policy they need; existing topics are checked, and one the pipeline cannot run on
+(another partition count, fewer replicas, not compacted where the contract keeps the latest value
+per key) stops it with a line that says what to fix."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from fillstream.settings import Settings
 from fillstream.wire.topics import CONTRACT
@@ -22,10 +25,19 @@ class TopicSpec:
     compacted: bool = False
 
 
+class TopicMismatch(Exception):
+    """Existing topics the pipeline cannot run on; the message says what to fix, on one line."""
+
+
 async def ensure_topics(
-    bootstrap: str, specs: Iterable[TopicSpec], partitions: int, replication: int = 1
+    bootstrap: str,
+    specs: Iterable[TopicSpec],
+    partitions: int,
+    replication: int = 1,
+    min_insync: int = 1,
 ) -> list[str]:
-    """Create the missing topics; return the names created."""
+    """Create the missing topics and check the others; return the names created."""
+    specs = list(specs)
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
@@ -38,15 +50,62 @@ async def ensure_topics(
                         spec.name,
                         partitions,
                         replication,
-                        topic_configs={"cleanup.policy": "compact"} if spec.compacted else {},
+                        topic_configs={
+                            "min.insync.replicas": str(min_insync),
+                            **({"cleanup.policy": "compact"} if spec.compacted else {}),
+                        },
                     )
                     for spec in missing
                 ]
             )
             await _wait_for_leaders(admin, [spec.name for spec in missing])
+        found = [spec for spec in specs if spec.name in existing]
+        if found:
+            await _check(admin, found, partitions, replication)
         return [spec.name for spec in missing]
     finally:
         await admin.close()
+
+
+async def _check(
+    admin: AIOKafkaAdminClient, specs: list[TopicSpec], partitions: int, replication: int
+) -> None:
+    """Every partition p of every topic is one unit of work (co-partitioned), so the counts must
+    all be equal; a compacted topic keeps the latest value per key, so it must stay compacted."""
+    problems = []
+    names = [spec.name for spec in specs]
+    described = {d["topic"]: d for d in await admin.describe_topics(names)}
+    resources = [
+        ConfigResource(ConfigResourceType.TOPIC, name, {"cleanup.policy": None}) for name in names
+    ]
+    policies = {
+        resource[3]: dict((entry[0], entry[1]) for entry in resource[4])
+        for response in await admin.describe_configs(resources)
+        for resource in response.resources
+    }
+    for spec in specs:
+        found = described[spec.name]["partitions"]
+        if len(found) != partitions:
+            problems.append(
+                f"{spec.name} has {len(found)} partitions where FILLSTREAM_TOPIC_PARTITIONS is "
+                f"{partitions} (every topic must have the same count): recreate it, or set the "
+                f"setting to match if every topic has {len(found)}"
+            )
+        replicas = min((len(p["replicas"]) for p in found), default=replication)
+        if replicas < replication:
+            problems.append(
+                f"{spec.name} has {replicas} replicas where FILLSTREAM_TOPIC_REPLICATION_FACTOR "
+                f"is {replication}: reassign its partitions (kafka-reassign-partitions)"
+            )
+        policy = policies.get(spec.name, {}).get("cleanup.policy") or ""
+        if spec.compacted and "compact" not in policy:
+            problems.append(
+                f"{spec.name} is not compacted (cleanup.policy={policy}): kafka-configs --alter "
+                "--entity-type topics --entity-name "
+                f"{spec.name} --add-config cleanup.policy=compact"
+            )
+    if problems:
+        raise TopicMismatch("; ".join(problems))
 
 
 async def _wait_for_leaders(admin: AIOKafkaAdminClient, names: list[str]) -> None:

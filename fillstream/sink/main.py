@@ -6,6 +6,7 @@ import asyncio
 import json
 import logging
 import signal
+import sys
 import urllib.error
 import urllib.request
 from collections.abc import Callable
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from clickhouse_connect.driver.client import Client
 
 from fillstream import logs
+from fillstream.broker.admin import TopicMismatch
 from fillstream.broker.local import bootstrap_servers
 from fillstream.settings import Settings
 from fillstream.sink.clickhouse import create_client
@@ -24,7 +26,11 @@ def run_sink(settings: Settings, connect: Callable[[Settings], Client] = create_
     """``connect`` makes the ClickHouse client (the tests pass one that injects faults)."""
     logging.basicConfig(level=logging.INFO)
     logs.use(logging.getLogger().handlers, settings.log_format, settings.redact)
-    return asyncio.run(_run(settings, connect))
+    try:
+        return asyncio.run(_run(settings, connect))
+    except TopicMismatch as mismatch:
+        print(f"fillstream sink: {mismatch}", file=sys.stderr)
+        return 2
 
 
 async def _run(settings: Settings, connect: Callable[[Settings], Client]) -> int:

@@ -104,6 +104,8 @@ class Sink:
             bootstrap,
             [spec for spec in pipeline_topics(self.settings) if spec.name in self.specs],
             self.settings.topic_partitions,
+            self.settings.topic_replication_factor,
+            self.settings.topic_min_insync_replicas,
         )
         self._consumer = AIOKafkaConsumer(
             bootstrap_servers=bootstrap,

@@ -60,15 +60,25 @@ class App(faust.App):
         self.kafka_bootstrap = bootstrap
         self.topic_specs = list(topic_specs)
 
-    async def on_first_start(self) -> None:
-        await super().on_first_start()
+    async def ensure_topics(self) -> None:
+        """Its topics and its tables' changelogs created, or checked (`TopicMismatch`)."""
         changelogs = [
             TopicSpec(table.changelog_topic.get_topic_name(), compacted=True)
             for table in self.tables.values()
         ]
         specs = [*self.topic_specs, *changelogs]
         if specs:
-            await ensure_topics(self.kafka_bootstrap, specs, self.conf.topic_partitions)
+            await ensure_topics(
+                self.kafka_bootstrap,
+                specs,
+                self.conf.topic_partitions,
+                self.settings.topic_replication_factor,
+                self.settings.topic_min_insync_replicas,
+            )
+
+    async def on_first_start(self) -> None:
+        await super().on_first_start()
+        await self.ensure_topics()
         await restore_tables(
             list(self.tables.values()), self.kafka_bootstrap, self.conf.topic_partitions
         )
@@ -86,8 +96,7 @@ def create_app(settings: Settings, topic_specs: Iterable[TopicSpec] = ()) -> App
         store="rocksdb://",
         datadir=str(settings.faust_dir),
         topic_partitions=settings.topic_partitions,
-        # One broker in development; a production cluster sets its own replication.
-        topic_replication_factor=1,
+        topic_replication_factor=settings.topic_replication_factor,
         processing_guarantee=settings.processing_guarantee,
         table_standby_replicas=settings.table_standby_replicas,
         # Failover in seconds: the group notices a worker killed with kill -9 after this long,
