@@ -30,6 +30,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench import harness
+from bench.profile import Sampler
 from bench.throughput import committed, drain_rate, env_for, preload, stop, worker
 from fillstream.broker.admin import TopicSpec, ensure_topics, pipeline_topics
 from fillstream.settings import Settings
@@ -106,9 +107,17 @@ async def job_topics(bootstrap: str, prefix: str, count: int) -> None:
     await preload(bootstrap, f"{prefix}peers-in", records(count))
 
 
-async def pipeline(bootstrap: str, prefix: str, orders: int, work: Path, workers: int = 1) -> float:
+async def pipeline(
+    bootstrap: str,
+    prefix: str,
+    orders: int,
+    work: Path,
+    workers: int = 1,
+    sampled: list[dict] | None = None,
+) -> float:
     """Accounts and a price for every symbol first; once the workers have applied them, the
-    orders, as a backlog drained."""
+    orders, as a backlog drained (the first worker sampled by py-spy while it drains, if
+    ``sampled`` is given: its summary is appended)."""
     settings = Settings(topic_prefix=prefix, kafka_bootstrap=bootstrap)
     await ensure_topics(bootstrap, pipeline_topics(settings), PARTITIONS)
     market = MarketModel(8, 0, 1, 10_000, datetime.now(UTC))
@@ -134,7 +143,13 @@ async def pipeline(bootstrap: str, prefix: str, orders: int, work: Path, workers
             await asyncio.sleep(0.5)
         await preload(bootstrap, settings.topic("orders"),
                       (traders.order(instruments, prices) for _ in range(orders)))  # fmt: skip
-        return await drain_rate(bootstrap, group, {settings.topic("orders")}, orders, processes[0])
+        topics = {settings.topic("orders")}
+        if sampled is None:
+            return await drain_rate(bootstrap, group, topics, orders, processes[0])
+        with Sampler(processes[0].pid, work, f"{prefix}worker") as sampler:
+            rate = await drain_rate(bootstrap, group, topics, orders, processes[0])
+        sampled.append(sampler.summary())
+        return rate
     finally:
         for process in processes:
             stop(process)
