@@ -46,7 +46,9 @@ def _worker(args: argparse.Namespace, settings: Settings) -> int:
     except TopicMismatch as mismatch:
         print(f"fillstream worker: {mismatch}", file=sys.stderr)
         return 2
-    sys.argv = ["fillstream", "worker", "--loglevel", args.loglevel]
+    # Faust's start-up banner is not a log record: with JSON log lines, nothing else is printed.
+    quiet = ["--quiet"] if settings.log_format == "json" else []
+    sys.argv = ["fillstream", *quiet, "worker", "--loglevel", args.loglevel]
     app.main()
     return 0
 
