@@ -32,10 +32,6 @@ def _kafka_stop(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _worker(args: argparse.Namespace, settings: Settings) -> int:
-    import mode.loop
-
-    # Before Faust makes its loop: uvloop runs Faust's and aiokafka's callbacks for less.
-    mode.loop.use("uvloop")
     from fillstream.broker.admin import TopicMismatch
     from fillstream.worker.main import build
 
