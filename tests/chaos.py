@@ -23,6 +23,7 @@ from typing import Any
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from fillstream.auth import hash_key
+from fillstream.broker.admin import ensure_topics, pipeline_topics
 from fillstream.settings import Settings
 from tests.support import ADMIN_KEY, Downstream, Upstream, WorkerProcess, worker_env
 
@@ -125,7 +126,10 @@ class Load:
     """Cancels and replaces sent (of the limit and stop orders above)."""
 
     async def open(self, upstream: Upstream, bootstrap: str, timeout: float = 120) -> None:
-        """The instrument, the accounts and a first tick; back once every account is open."""
+        """The instrument, the accounts and a first tick; back once every account is open.
+        The topics are made first, as the contract has them: a broker that creates a topic on
+        its first write would make compacted ones plain, and the workers refuse those."""
+        await ensure_topics(bootstrap, pipeline_topics(self.settings), 4)
         async with Downstream(bootstrap, self.settings.topic("risk_events")) as opened:
             await self._setup(upstream)
             await opened.poll_until(
