@@ -10,8 +10,6 @@ bench/results/held.json.
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import json
 import sys
 import time
@@ -21,8 +19,8 @@ from itertools import islice
 from pathlib import Path
 
 from bench import harness, offer
-from bench.sustained import CAUGHT_UP_SECONDS, FINAL_WINDOW, drained, lag
-from bench.throughput import REPO, env_for, preload, stop, worker
+from bench.sustained import drained, step
+from bench.throughput import env_for, preload, stop, worker
 from fillstream.broker.admin import ensure_topics, pipeline_topics
 from fillstream.settings import Settings
 
@@ -56,31 +54,6 @@ def seed_orders(instruments: list[dict], prices: dict[str, str]):
         yield account_id, json.dumps(order).encode()
 
 
-async def load(bootstrap: str, prefix: str, group: str, inputs: set[str], ticks: int,
-               orders: int, seconds: float) -> dict:  # fmt: skip
-    offered = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bench.offer", bootstrap, prefix, str(ticks), str(orders),
-        str(seconds), "/dev/null", str(ACCOUNTS), cwd=REPO,
-    )  # fmt: skip
-    samples: list[tuple[float, int]] = []
-    start = time.monotonic()
-    while offered.returncode is None:
-        samples.append((time.monotonic() - start, await lag(bootstrap, group, inputs)))
-        with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(offered.wait(), 1.0)
-    if offered.returncode != 0:
-        raise RuntimeError("the load generator failed")
-    low_point = min(n for t, n in samples if t >= seconds - FINAL_WINDOW)
-    behind = low_point / (ticks + orders)
-    return {
-        "ticks_per_second": ticks,
-        "orders_per_second": orders,
-        "lag_low_point_at_end": low_point,
-        "seconds_behind_at_end": round(behind, 2),
-        "sustained": behind <= CAUGHT_UP_SECONDS,
-    }
-
-
 async def measure(bootstrap: str, seconds: float, loads: list[tuple[int, int]], work: Path) -> dict:
     prefix = f"h{uuid.uuid4().hex[:6]}."
     settings = Settings(topic_prefix=prefix, kafka_bootstrap=bootstrap)
@@ -107,8 +80,10 @@ async def measure(bootstrap: str, seconds: float, loads: list[tuple[int, int]], 
         seeding = time.monotonic() - seeded
         for ticks_rate, orders_rate in loads:
             await drained(bootstrap, group, inputs, 900)
-            results.append(await load(bootstrap, prefix, group, inputs, ticks_rate, orders_rate,
-                                      seconds))  # fmt: skip
+            figures = await step(bootstrap, prefix, group, inputs, orders_rate, seconds,
+                                 ticks=ticks_rate, accounts=ACCOUNTS)  # fmt: skip
+            figures.pop("lag_each_second")
+            results.append(figures)
             print(results[-1], flush=True)
     finally:
         stop(process)

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
-from bench import harness
+from bench import harness, offer
 from bench.latency import start_pipeline
 from bench.throughput import REPO, committed, stop
 
@@ -55,11 +55,21 @@ async def lag(bootstrap: str, group: str, topics: set[str]) -> int:
     return await end_offsets(bootstrap, topics) - await committed(bootstrap, group, topics)
 
 
-async def step(bootstrap: str, prefix: str, group: str, inputs, orders: int, seconds: float):
-    ticks = orders * TICKS_PER_ORDER
+async def step(
+    bootstrap: str,
+    prefix: str,
+    group: str,
+    inputs,
+    orders: int,
+    seconds: float,
+    ticks: int | None = None,
+    accounts: int = offer.ACCOUNTS,
+):
+    """One load (TICKS_PER_ORDER ticks per order unless ``ticks`` is given) for ``seconds``."""
+    ticks = orders * TICKS_PER_ORDER if ticks is None else ticks
     offered = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "bench.offer", bootstrap, prefix, str(ticks), str(orders),
-        str(seconds), "/dev/null", cwd=REPO,
+        str(seconds), "/dev/null", str(accounts), cwd=REPO,
     )  # fmt: skip
     samples: list[tuple[float, int]] = []
     start = time.monotonic()
