@@ -38,11 +38,13 @@ prove: setup
 	FILLSTREAM_PROPERTY_STEPS=100000 $(BIN)/pytest -s -p no:cacheprovider tests/unit/core/test_risk_invariants.py tests/unit/core/test_levels.py
 	FILLSTREAM_FUZZ_MESSAGES=1000000 FILLSTREAM_FUZZ_SEEDS=1000 $(BIN)/pytest -s -p no:cacheprovider tests/unit/wire/test_codec_fuzz.py
 
-# Every figure in docs/benchmarks.md, one script after another (about 25 minutes); each starts its
+# The figures in docs/benchmarks.md, one script after another (about 40 minutes); each starts its
 # own broker, prints a table and writes bench/results/<name>.json.
 bench: setup $(BENCH_INSTALLED)
 	$(BIN)/python -m bench.generators 10
 	$(BIN)/python -m bench.peers 400000 20000
+	$(BIN)/python -m bench.levels 1000 10000
+	$(BIN)/python -m bench.scaling 20000
 	$(BIN)/python -m bench.throughput 4000
 	$(BIN)/python -m bench.profile 4000
 	$(BIN)/python -m bench.sustained 60
