@@ -288,7 +288,7 @@ class Execution:
                     settled = engine.settle(entry.account, resolution, market, at)
                     entry.changed |= bool(settled)
                     events += settled
-                    state.relevel(entry.account)
+                    state.relevel(entry.account, market)
                 continue
             if isinstance(update, ProgramUpdate):
                 if newer:
@@ -315,7 +315,7 @@ class Execution:
                     )
                     entry.changed |= bool(enforced)
                     events += enforced
-                    state.relevel(entry.account)
+                    state.relevel(entry.account, market)
                 # Sent again on a replay, identical: the audit has no account to keep it owed.
                 events.append(controls.firm_applied(control, state.partition, at))
                 continue
@@ -337,7 +337,7 @@ class Execution:
                 events += ticked
                 # Most visits only share out the room again: nothing to store.
                 entry.changed |= bool(ticked) or _footprint(entry.account) != before
-                state.relevel(entry.account)
+                state.relevel(entry.account, market)
         for key, document in prices.items():
             self._tables.prices[key] = document
         if batch.updates:

@@ -96,10 +96,11 @@ class PartitionState:
             self._levels = index
         return self._levels
 
-    def relevel(self, account: Account) -> None:
-        """After any change to the account (before the next tick looks at it)."""
+    def relevel(self, account: Account, market: Market | None = None) -> None:
+        """After any change to the account (before the next tick looks at it); ``market`` is
+        the caller's view of it, where it has one (a tick's visits each need it)."""
         if self._levels is not None:
-            self._levels.set(account.account_id, levels(account, self.market()))
+            self._levels.set(account.account_id, levels(account, market or self.market()))
 
     def save(
         self,
