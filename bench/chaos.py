@@ -21,6 +21,7 @@ from pathlib import Path
 
 from fillstream.broker import local as localkafka
 from fillstream.broker.admin import ensure_topics, pipeline_topics
+from fillstream.broker.connection import Kafka
 from fillstream.settings import Settings
 from fillstream.sink.http import ask
 from tests.chaos import Cluster, Load, failover_seconds, output_topics, read_all, verify
@@ -35,7 +36,7 @@ async def chaos(work: Path, kills: int, interval: float, rate: float) -> dict:
     bootstrap = broker.bootstrap
     app_id = "chaos"
     settings = Settings(topic_prefix=f"{app_id}.", kafka_bootstrap=bootstrap)
-    await ensure_topics(bootstrap, pipeline_topics(settings), settings.topic_partitions)
+    await ensure_topics(Kafka(bootstrap), pipeline_topics(settings), settings.topic_partitions)
     # Failover tuned to seconds, as "Failover" in docs/benchmarks.md measures it.
     cluster = Cluster(bootstrap, app_id, work, workers=2, sink_api_key=ADMIN_KEY,
                       kafka_session_timeout_seconds="2", kafka_heartbeat_seconds="0.5")  # fmt: skip

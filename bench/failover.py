@@ -20,6 +20,7 @@ from pathlib import Path
 
 from bench import harness
 from fillstream.broker.admin import ensure_topics, pipeline_topics
+from fillstream.broker.connection import Kafka
 from fillstream.settings import Settings
 from tests.chaos import Cluster, Load, failover_seconds, read_all
 from tests.support import Upstream
@@ -46,7 +47,7 @@ async def measure_one(
     work.mkdir(parents=True)
     app_id = f"failover-{uuid.uuid4().hex[:6]}"
     settings = Settings(topic_prefix=f"{app_id}.", kafka_bootstrap=bootstrap)
-    await ensure_topics(bootstrap, pipeline_topics(settings), settings.topic_partitions)
+    await ensure_topics(Kafka(bootstrap), pipeline_topics(settings), settings.topic_partitions)
     cluster = Cluster(bootstrap, app_id, work, workers=2, **session)
     load = Load(settings, [f"acc-{n}" for n in range(16)], orders_per_second=RATE,
                 ticks_per_second=RATE / 2)  # fmt: skip

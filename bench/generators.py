@@ -12,18 +12,20 @@ import sys
 import uuid
 
 from bench import harness
+from fillstream.broker.connection import Kafka
 from fillstream.settings import Settings
 from fillstream.simulate.run import run_market, run_traders
 
 
 async def measure(bootstrap: str, seconds: float) -> dict:
     settings = Settings(topic_prefix=f"bench-{uuid.uuid4().hex[:8]}.", kafka_bootstrap=bootstrap)
+    kafka = Kafka(bootstrap)
     ticks = await run_market(
-        settings, bootstrap, crypto=8, prediction=4, rate=None, seconds=seconds, seed=1,
+        settings, kafka, crypto=8, prediction=4, rate=None, seconds=seconds, seed=1,
         replay=None, speed=0, quotes=True,
     )  # fmt: skip
     orders = await run_traders(
-        settings, bootstrap, accounts=1000, rate=None, seconds=seconds, seed=1, bad_share=0.02,
+        settings, kafka, accounts=1000, rate=None, seconds=seconds, seed=1, bad_share=0.02,
         reckless_share=0.1,
     )  # fmt: skip
     return {

@@ -22,6 +22,7 @@ from bench import harness, offer
 from bench.sustained import drained, step
 from bench.throughput import env_for, preload, stop, worker
 from fillstream.broker.admin import ensure_topics, pipeline_topics
+from fillstream.broker.connection import Kafka
 from fillstream.settings import Settings
 
 ACCOUNTS = 10_000
@@ -57,7 +58,7 @@ def seed_orders(instruments: list[dict], prices: dict[str, str]):
 async def measure(bootstrap: str, seconds: float, loads: list[tuple[int, int]], work: Path) -> dict:
     prefix = f"h{uuid.uuid4().hex[:6]}."
     settings = Settings(topic_prefix=prefix, kafka_bootstrap=bootstrap)
-    await ensure_topics(bootstrap, pipeline_topics(settings), 4)
+    await ensure_topics(Kafka(bootstrap), pipeline_topics(settings), 4)
     model = offer.market(1)
     instruments = model.instruments()
     ticks = list(islice(model.ticks(), len(instruments)))

@@ -23,6 +23,7 @@ from aiokafka.partitioner import murmur2
 
 from bench import harness
 from fillstream.broker.admin import ensure_topics, pipeline_topics
+from fillstream.broker.connection import Kafka
 from fillstream.settings import Settings
 from tests.chaos import Cluster, Load, read_all
 from tests.support import Upstream
@@ -39,7 +40,7 @@ async def measure(bootstrap: str, work: Path, halts: int) -> dict:
     app_id = f"kill-switch-{uuid.uuid4().hex[:6]}"
     settings = Settings(topic_prefix=f"{app_id}.", kafka_bootstrap=bootstrap)
     partitions = settings.topic_partitions
-    await ensure_topics(bootstrap, pipeline_topics(settings), partitions)
+    await ensure_topics(Kafka(bootstrap), pipeline_topics(settings), partitions)
     cluster = Cluster(bootstrap, app_id, work, workers=2, **TUNED)
     accounts = [f"acc-{n}" for n in range(32)]
     load = Load(settings, accounts, orders_per_second=ORDERS_PER_SECOND,

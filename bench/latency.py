@@ -26,6 +26,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from bench import harness, offer
 from bench.throughput import REPO, env_for, preload, stop, worker
 from fillstream.broker.admin import TopicSpec, ensure_topics, pipeline_topics
+from fillstream.broker.connection import Kafka
 from fillstream.settings import Settings
 
 # (ticks/s, orders/s): 4 ticks per order, up to 1 000 orders/s; the last is past what one worker
@@ -132,7 +133,7 @@ async def start_pipeline(
 ) -> RunningPipeline:
     """Returns once the worker (running the source tree `code`) has answered a first order."""
     settings = Settings(topic_prefix=prefix, kafka_bootstrap=bootstrap)
-    await ensure_topics(bootstrap, pipeline_topics(settings), 4)
+    await ensure_topics(Kafka(bootstrap), pipeline_topics(settings), 4)
     model = offer.market(1)
     instruments = [(i["symbol"], json.dumps(i).encode()) for i in model.instruments()]
     await preload(bootstrap, settings.topic("instruments"), instruments)
@@ -204,7 +205,7 @@ async def framework_latency(
     message until a read_committed consumer sees it come out."""
     prefix = f"e{uuid.uuid4().hex[:6]}."
     source, echoed = f"{prefix}echo-in", f"{prefix}echo-out"
-    await ensure_topics(bootstrap, [TopicSpec(source), TopicSpec(echoed)], 4)
+    await ensure_topics(Kafka(bootstrap), [TopicSpec(source), TopicSpec(echoed)], 4)
     env = env_for(bootstrap, prefix, work / prefix)
     env.update(FILLSTREAM_PROCESSING_GUARANTEE=guarantee,
                BENCH_COMMIT_INTERVAL=str(commit_interval))  # fmt: skip

@@ -33,6 +33,7 @@ from bench import harness
 from bench.profile import Sampler
 from bench.throughput import committed, drain_rate, env_for, preload, stop, worker
 from fillstream.broker.admin import TopicSpec, ensure_topics, pipeline_topics
+from fillstream.broker.connection import Kafka
 from fillstream.settings import Settings
 from fillstream.simulate.market import MarketModel
 from fillstream.simulate.traders import TraderModel
@@ -103,7 +104,7 @@ async def quix(bootstrap: str, prefix: str, count: int, work: Path, guarantee: s
 
 async def job_topics(bootstrap: str, prefix: str, count: int) -> None:
     specs = [TopicSpec(f"{prefix}peers-in"), TopicSpec(f"{prefix}peers-out")]
-    await ensure_topics(bootstrap, specs, PARTITIONS)
+    await ensure_topics(Kafka(bootstrap), specs, PARTITIONS)
     await preload(bootstrap, f"{prefix}peers-in", records(count))
 
 
@@ -119,7 +120,7 @@ async def pipeline(
     orders, as a backlog drained (the first worker sampled by py-spy while it drains, if
     ``sampled`` is given: its summary is appended)."""
     settings = Settings(topic_prefix=prefix, kafka_bootstrap=bootstrap)
-    await ensure_topics(bootstrap, pipeline_topics(settings), PARTITIONS)
+    await ensure_topics(Kafka(bootstrap), pipeline_topics(settings), PARTITIONS)
     market = MarketModel(8, 0, 1, 10_000, datetime.now(UTC))
     instruments = {i["symbol"]: i for i in market.instruments()}
     traders = TraderModel(PIPELINE_ACCOUNTS, 1, bad_share=0.0, reckless_share=0.0)

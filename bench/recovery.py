@@ -26,6 +26,7 @@ from bench import harness
 from bench.profile import Sampler
 from bench.throughput import env_for, preload, stop
 from fillstream.broker.admin import ensure_topics, pipeline_topics
+from fillstream.broker.connection import Kafka
 from fillstream.settings import Settings
 
 REPO = Path(__file__).resolve().parent.parent
@@ -87,7 +88,7 @@ async def changelog_records(bootstrap: str, app_id: str) -> int:
 async def measure(bootstrap: str, accounts: int, work: Path) -> dict:
     prefix = f"r{uuid.uuid4().hex[:6]}."
     settings = Settings(topic_prefix=prefix, kafka_bootstrap=bootstrap)
-    await ensure_topics(bootstrap, pipeline_topics(settings), 4)
+    await ensure_topics(Kafka(bootstrap), pipeline_topics(settings), 4)
     messages = (
         (f"a{n}", json.dumps({"account_id": f"a{n}", "starting_balance": "1000"}).encode())
         for n in range(accounts)

@@ -23,6 +23,7 @@ from bench import harness
 from bench.profile import Sampler
 from fillstream.auth import hash_key
 from fillstream.broker.admin import ensure_topics, pipeline_topics
+from fillstream.broker.connection import Kafka
 from fillstream.broker.local import free_port
 from fillstream.settings import Settings
 from fillstream.simulate.publish import upstream_producer
@@ -49,7 +50,7 @@ def fill(n: int) -> tuple[str, bytes]:
 
 
 async def produce(bootstrap: str, topic: str, count: int, rate: float | None, first: int = 0):
-    producer = upstream_producer(bootstrap)
+    producer = upstream_producer(Kafka(bootstrap))
     await producer.start()
     started = time.monotonic()
     try:
@@ -90,7 +91,7 @@ async def measure(bootstrap: str, count: int, work: Path, code: Path = REPO) -> 
     work.mkdir(parents=True, exist_ok=True)
     prefix = f"s{uuid.uuid4().hex[:6]}."
     settings = Settings(topic_prefix=prefix, kafka_bootstrap=bootstrap)
-    await ensure_topics(bootstrap, pipeline_topics(settings), 4)
+    await ensure_topics(Kafka(bootstrap), pipeline_topics(settings), 4)
     await produce(bootstrap, settings.topic("fills"), count, None)
     port = free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("FILLSTREAM_")}

@@ -31,6 +31,7 @@ from aiokafka.errors import GroupCoordinatorNotAvailableError
 
 from bench import harness
 from fillstream.broker.admin import TopicSpec, ensure_topics, pipeline_topics
+from fillstream.broker.connection import Kafka
 from fillstream.broker.local import free_port
 from fillstream.settings import Settings
 from fillstream.simulate.market import MarketModel
@@ -43,7 +44,7 @@ CEILING_RECORDS = 100_000
 
 
 async def preload(bootstrap: str, topic: str, messages) -> int:
-    producer = upstream_producer(bootstrap)
+    producer = upstream_producer(Kafka(bootstrap))
     await producer.start()
     sent = 0
     try:
@@ -58,7 +59,7 @@ async def preload(bootstrap: str, topic: str, messages) -> int:
 
 async def raw_loop(bootstrap: str, prefix: str, count: int) -> float:
     source, sink = f"{prefix}raw-in", f"{prefix}raw-out"
-    await ensure_topics(bootstrap, [TopicSpec(source), TopicSpec(sink)], 4)
+    await ensure_topics(Kafka(bootstrap), [TopicSpec(source), TopicSpec(sink)], 4)
     await preload(bootstrap, source, ((f"k{n % 1000}", b'{"n": 1}') for n in range(count)))
     consumer = AIOKafkaConsumer(
         source, bootstrap_servers=bootstrap, group_id=f"{prefix}raw", auto_offset_reset="earliest"
@@ -147,7 +148,7 @@ def env_for(bootstrap: str, prefix: str, data: Path, code: Path = REPO) -> dict:
 
 async def faust_ceiling(bootstrap: str, prefix: str, count: int, work: Path) -> float:
     source = f"{prefix}ceiling-in"
-    await ensure_topics(bootstrap, [TopicSpec(source)], 4)
+    await ensure_topics(Kafka(bootstrap), [TopicSpec(source)], 4)
     await preload(bootstrap, source, ((f"k{n % 1000}", b"1") for n in range(count)))
     env = env_for(bootstrap, prefix, work / "faust-ceiling")
     command = [
@@ -170,7 +171,7 @@ async def faust_ceiling(bootstrap: str, prefix: str, count: int, work: Path) -> 
 async def prepare_pipeline(bootstrap: str, prefix: str, orders: int) -> set[str]:
     """A backlog of instruments, accounts, ticks and orders; returns the input topics timed."""
     settings = Settings(topic_prefix=prefix, kafka_bootstrap=bootstrap)
-    await ensure_topics(bootstrap, pipeline_topics(settings), 4)
+    await ensure_topics(Kafka(bootstrap), pipeline_topics(settings), 4)
     market = MarketModel(8, 4, 1, 10_000, datetime.now(UTC))
     instruments = {i["symbol"]: i for i in market.instruments()}
     traders = TraderModel(1000, 1, bad_share=0.0, reckless_share=0.0)

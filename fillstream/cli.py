@@ -62,13 +62,14 @@ def _sql(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _simulate_market(args: argparse.Namespace, settings: Settings) -> int:
+    from fillstream.broker.connection import Kafka
     from fillstream.simulate.run import run_market
 
-    bootstrap = local.bootstrap_servers(settings)
+    kafka = Kafka.from_settings(settings)
     result = asyncio.run(
         run_market(
             settings,
-            bootstrap,
+            kafka,
             crypto=args.crypto,
             prediction=args.prediction,
             rate=args.rate or None,
@@ -84,13 +85,14 @@ def _simulate_market(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def _simulate_traders(args: argparse.Namespace, settings: Settings) -> int:
+    from fillstream.broker.connection import Kafka
     from fillstream.simulate.run import run_traders
 
-    bootstrap = local.bootstrap_servers(settings)
+    kafka = Kafka.from_settings(settings)
     result = asyncio.run(
         run_traders(
             settings,
-            bootstrap,
+            kafka,
             accounts=args.accounts,
             rate=args.rate or None,
             seconds=args.seconds,
@@ -165,6 +167,10 @@ def build_parser() -> argparse.ArgumentParser:
         "--manage-share", type=float, default=0.1, help="cancels and replaces of limit orders"
     )
     traders.set_defaults(handler=_simulate_traders)
+
+    from fillstream.client.shell import add_commands
+
+    add_commands(roles)
 
     demo = roles.add_parser("demo", help="start Kafka and a worker, trade a little, stop")
     demo.add_argument("--seconds", type=float, default=60.0)

@@ -20,7 +20,6 @@ from decimal import Decimal
 from typing import Any
 
 from aiokafka import AIOKafkaConsumer
-from aiokafka.admin import AIOKafkaAdminClient
 from rich.console import Console
 from rich.live import Live
 from rich.table import Table
@@ -28,6 +27,7 @@ from rich.table import Table
 from fillstream.auth import hash_key
 from fillstream.broker import local
 from fillstream.broker.admin import ensure_topics, pipeline_topics
+from fillstream.broker.connection import Kafka
 from fillstream.core.events import TERMINAL
 from fillstream.settings import Settings
 from fillstream.simulate.market import MarketModel
@@ -60,20 +60,17 @@ BANK_EVERY_SECONDS = 1.0
 
 def run_demo(settings: Settings, seconds: float) -> int:
     """Uses the configured Kafka, else the local broker (started and stopped here if not up)."""
-    bootstrap = settings.kafka_bootstrap
     started_broker = False
-    if not bootstrap:
-        running = local.read_state(settings.kafka_dir)
-        if running is None:
-            print("starting the local Kafka broker ...")
-            running = local.start(settings.kafka_dir, settings.kafka_port, settings.kafka_heap)
-            started_broker = True
-        bootstrap = running.bootstrap
-    print(f"Kafka at {bootstrap}")
+    if not settings.kafka_bootstrap and local.read_state(settings.kafka_dir) is None:
+        print("starting the local Kafka broker ...")
+        local.start(settings.kafka_dir, settings.kafka_port, settings.kafka_heap)
+        started_broker = True
+    kafka = Kafka.from_settings(settings)
+    print(f"Kafka at {kafka.bootstrap}")
     # Fresh topics have no leader for a moment; the clients retry, and the demo keeps quiet.
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     try:
-        return asyncio.run(_demo(settings, bootstrap, seconds))
+        return asyncio.run(_demo(settings, kafka, seconds))
     finally:
         if started_broker:
             local.stop(settings.kafka_dir)
@@ -112,11 +109,11 @@ class Tally:
             self.counts["opened"] += 1
 
 
-async def _demo(base: Settings, bootstrap: str, seconds: float) -> int:
+async def _demo(base: Settings, kafka: Kafka, seconds: float) -> int:
     run_id = datetime.now(UTC).strftime("demo-%Y%m%d%H%M%S")
     settings = base.model_copy(update={"topic_prefix": f"{run_id}.", "app_id": run_id})
     await ensure_topics(
-        bootstrap,
+        kafka,
         pipeline_topics(settings),
         settings.topic_partitions,
         settings.topic_replication_factor,
@@ -131,14 +128,14 @@ async def _demo(base: Settings, bootstrap: str, seconds: float) -> int:
         "FILLSTREAM_API_KEYS": json.dumps({hash_key(admin_key): "admin"}),
         "FILLSTREAM_SINK_API_KEY": admin_key,
     }
-    worker = _start("worker", settings, bootstrap, run_id, shared)
-    sink = _start("sink", settings, bootstrap, run_id, shared)
+    worker = _start("worker", settings, kafka, run_id, shared)
+    sink = _start("sink", settings, kafka, run_id, shared)
     print(
         f"worker (pid {worker.pid}) and ClickHouse sink (pid {sink.pid}) started; "
         f"topics prefixed {settings.topic_prefix!r}"
     )
     try:
-        session = Session(settings, bootstrap, worker, web_port, admin_key)
+        session = Session(settings, kafka, worker, web_port, admin_key)
         tally = await session.run(seconds)
         _print_summary(tally, session)
         await _print_analytics(sink_port, admin_key, tally.counts["fills"], sink)
@@ -155,14 +152,14 @@ class Session:
     def __init__(
         self,
         settings: Settings,
-        bootstrap: str,
+        kafka: Kafka,
         worker: subprocess.Popen,
         web_port: int,
         admin_key: str,
     ) -> None:
         self.admin_key = admin_key
         self.settings = settings
-        self.bootstrap = bootstrap
+        self.kafka = kafka
         self.worker = worker
         self.web_port = web_port
         self.market = MarketModel(3, 2, SEED, TICKS_PER_SECOND, datetime.now(UTC), quotes=True)
@@ -182,14 +179,13 @@ class Session:
         self._closing = 0
 
     async def run(self, seconds: float) -> Tally:
-        producer = upstream_producer(self.bootstrap)
-        consumer = AIOKafkaConsumer(
+        producer = upstream_producer(self.kafka)
+        consumer = self.kafka.consumer(
             *(self.settings.topic(name) for name in OUTPUTS),
-            bootstrap_servers=self.bootstrap,
             auto_offset_reset="earliest",
             group_id=None,
         )
-        self._admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
+        self._admin = self.kafka.admin()
         await producer.start()
         await consumer.start()
         await self._admin.start()
@@ -424,12 +420,12 @@ def _print_summary(tally: Tally, session: Session) -> None:
 
 
 def _start(
-    role: str, settings: Settings, bootstrap: str, run_id: str, shared: dict[str, str]
+    role: str, settings: Settings, kafka: Kafka, run_id: str, shared: dict[str, str]
 ) -> subprocess.Popen:
     env = dict(os.environ)
     env.update(
         shared,
-        FILLSTREAM_KAFKA_BOOTSTRAP=bootstrap,
+        FILLSTREAM_KAFKA_BOOTSTRAP=kafka.bootstrap,
         FILLSTREAM_APP_ID=run_id,
         FILLSTREAM_TOPIC_PREFIX=settings.topic_prefix,
         FILLSTREAM_DATA_DIR=str(settings.root / "demo" / run_id),

@@ -11,7 +11,7 @@ from typing import Literal
 from urllib.parse import urlsplit, urlunsplit
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -30,6 +30,32 @@ class Settings(BaseSettings):
     data_dir: Path = Field(Path("var"), description="Root of all local state.")
     kafka_bootstrap: str | None = Field(
         None, description="Kafka bootstrap servers; unset means the bundled local broker."
+    )
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = Field(
+        "PLAINTEXT", description="How every Kafka client of the project reaches the cluster."
+    )
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] = Field(
+        "SCRAM-SHA-512", description="With SASL_PLAINTEXT or SASL_SSL."
+    )
+    kafka_sasl_username: str | None = Field(None, description="With SASL_PLAINTEXT or SASL_SSL.")
+    kafka_sasl_password: SecretStr | None = Field(
+        None, description="With SASL_PLAINTEXT or SASL_SSL."
+    )
+    kafka_ssl_ca_file: Path | None = Field(
+        None, description="PEM file of the CA that signed the brokers' certificates; unset: the "
+        "system's trusted CAs."
+    )  # fmt: skip
+    kafka_ssl_cert_file: Path | None = Field(
+        None, description="PEM client certificate, for brokers that want mutual TLS."
+    )
+    kafka_ssl_key_file: Path | None = Field(None, description="PEM key of the client certificate.")
+    kafka_ssl_key_password: SecretStr | None = Field(
+        None, description="Password of an encrypted client key."
+    )
+    kafka_client_options: dict[str, str | int | float | bool] = Field(
+        default_factory=dict,
+        description="Any other setting of the project's aiokafka clients, by its aiokafka name "
+        '(e.g. {"request_timeout_ms": 60000}); each client takes the ones it knows.',
     )
     kafka_port: int = Field(9092, description="Port of the bundled local broker (0: any free).")
     kafka_heap: str = Field("512m", description="JVM heap of the bundled local broker.")
@@ -93,6 +119,9 @@ class Settings(BaseSettings):
         description="An admin API key that workers (trade history) and `fillstream sql` present "
         "to the sink.",
     )
+    api_key: SecretStr | None = Field(
+        None, description="The API key `fillstream account show` presents to the worker."
+    )
     sink_port: int = Field(6067, description="Port of the sink's HTTP status and SQL endpoint.")
     sink_bind: str = Field(
         "127.0.0.1",
@@ -108,6 +137,17 @@ class Settings(BaseSettings):
         "UTC", description="IANA time zone of the trading day that DAY orders last."
     )
     session_close: time = Field(time(0), description="When the trading day ends, local time.")
+
+    @model_validator(mode="after")
+    def _sasl_has_credentials(self) -> Settings:
+        if self.kafka_security_protocol.startswith("SASL_") and not (
+            self.kafka_sasl_username and self.kafka_sasl_password
+        ):
+            raise ValueError(
+                f"FILLSTREAM_KAFKA_SECURITY_PROTOCOL={self.kafka_security_protocol} needs "
+                "FILLSTREAM_KAFKA_SASL_USERNAME and FILLSTREAM_KAFKA_SASL_PASSWORD"
+            )
+        return self
 
     @field_validator("session_timezone")
     @classmethod
@@ -195,8 +235,14 @@ class Settings(BaseSettings):
         """Text with every configured secret, and the DSN's user info, blanked out."""
         parts = urlsplit(self.clickhouse_url)
         secrets = [self.clickhouse_password.get_secret_value(), parts.password]
-        if self.sink_api_key is not None:
-            secrets.append(self.sink_api_key.get_secret_value())
+        for hidden in (
+            self.sink_api_key,
+            self.api_key,
+            self.kafka_sasl_password,
+            self.kafka_ssl_key_password,
+        ):
+            if hidden is not None:
+                secrets.append(hidden.get_secret_value())
         text = text.replace(self.clickhouse_url, self.clickhouse_url_for_logs)
         for secret in secrets:
             if secret:

@@ -24,6 +24,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from fillstream.auth import hash_key
 from fillstream.broker.admin import ensure_topics, pipeline_topics
+from fillstream.broker.connection import Kafka
 from fillstream.settings import Settings
 from tests.support import ADMIN_KEY, Downstream, Upstream, WorkerProcess, worker_env
 
@@ -129,7 +130,7 @@ class Load:
         """The instrument, the accounts and a first tick; back once every account is open.
         The topics are made first, as the contract has them: a broker that creates a topic on
         its first write would make compacted ones plain, and the workers refuse those."""
-        await ensure_topics(bootstrap, pipeline_topics(self.settings), 4)
+        await ensure_topics(Kafka(bootstrap), pipeline_topics(self.settings), 4)
         async with Downstream(bootstrap, self.settings.topic("risk_events")) as opened:
             await self._setup(upstream)
             await opened.poll_until(

@@ -17,6 +17,7 @@ from typing import Any
 
 from fillstream.auth import hash_key
 from fillstream.broker.admin import ensure_topics, pipeline_topics
+from fillstream.broker.connection import Kafka
 from fillstream.settings import Settings
 from fillstream.wire.times import format_time
 from tests.support import ADMIN_KEY, Downstream, Upstream, WorkerProcess, worker_env
@@ -57,7 +58,7 @@ class Pipeline:
         return self._tick_time
 
     async def __aenter__(self) -> Pipeline:
-        await ensure_topics(self.bootstrap, pipeline_topics(self.settings), partitions=4)
+        await ensure_topics(Kafka(self.bootstrap), pipeline_topics(self.settings), partitions=4)
         await self.upstream.__aenter__()
         await self.downstream.__aenter__()
         self.worker.start()

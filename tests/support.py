@@ -9,6 +9,8 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,7 +20,10 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
 
+from fillstream.auth import hash_key
 from fillstream.broker.local import free_port
+from fillstream.settings import Settings
+from fillstream.sink.http import ask
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 WORKER_STOP_TIMEOUT_SECONDS = 60.0
@@ -185,3 +190,59 @@ class Downstream:
 
 def json_values(records: list[Any]) -> list[dict]:
     return [json.loads(record.value) for record in records]
+
+
+class SinkProcess:
+    """The ClickHouse sink in its own OS process (``extra``: more FILLSTREAM_ settings)."""
+
+    def __init__(
+        self, bootstrap: str, unique_id: str, data_dir: Path, log: Path, **extra: str
+    ) -> None:
+        admin = json.dumps({hash_key(ADMIN_KEY): "admin"})
+        self.env = worker_env(
+            bootstrap, data_dir, unique_id, f"{unique_id}.", api_keys=admin, **extra
+        )
+        self.settings = Settings(topic_prefix=f"{unique_id}.", kafka_bootstrap=bootstrap)
+        self.log = log
+        self.process = WorkerProcess([], self.env, log)
+        self.port = int(self.env["FILLSTREAM_WEB_PORT"])
+        self.env["FILLSTREAM_SINK_PORT"] = str(self.port)
+
+    def start(self, fault: str | None = None) -> None:
+        """The sink, or with a fault in its ClickHouse client (tests.apps.faulty_sink)."""
+        command = (
+            [sys.executable, "-m", "tests.apps.faulty_sink", fault]
+            if fault
+            else [sys.executable, "-m", "fillstream.cli", "sink"]
+        )
+        self.process = WorkerProcess(command, self.env, self.log)
+        self.process.start()
+
+    def sql(self, query: str) -> list[list] | None:
+        try:
+            return ask(f"http://127.0.0.1:{self.port}", query, ADMIN_KEY, timeout=10)["rows"]
+        except OSError:
+            return None
+
+    def status(self) -> dict | None:
+        try:
+            request = urllib.request.Request(f"http://127.0.0.1:{self.port}/status")
+            request.add_header("Authorization", f"Bearer {ADMIN_KEY}")
+            with urllib.request.urlopen(request, timeout=5) as r:
+                return json.loads(r.read())
+        except urllib.error.HTTPError as error:
+            return json.loads(error.read())
+        except OSError:
+            return None
+
+    def wait_for_rows(self, query: str, expected: list[list], timeout: float = 60) -> None:
+        deadline = time.monotonic() + timeout
+        rows = None
+        while time.monotonic() < deadline:
+            if self.process.exited:
+                raise AssertionError(f"sink exited:\n{self.process.log_tail()}")
+            rows = self.sql(query)
+            if rows == expected:
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"{query} gave {rows}, expected {expected}")

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
+from fillstream.broker.connection import Kafka
 from fillstream.settings import Settings
 from fillstream.wire.topics import CONTRACT
 
@@ -30,7 +31,7 @@ class TopicMismatch(Exception):
 
 
 async def ensure_topics(
-    bootstrap: str,
+    kafka: Kafka,
     specs: Iterable[TopicSpec],
     partitions: int,
     replication: int = 1,
@@ -38,7 +39,7 @@ async def ensure_topics(
 ) -> list[str]:
     """Create the missing topics and check the others; return the names created."""
     specs = list(specs)
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    admin = kafka.admin()
     await admin.start()
     try:
         existing = set(await admin.list_topics())

@@ -15,6 +15,7 @@ import signal
 import socket
 import subprocess
 import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -38,6 +39,39 @@ class BrokerState:
     @property
     def bootstrap(self) -> str:
         return f"127.0.0.1:{self.port}"
+
+
+@dataclass(frozen=True)
+class SaslSsl:
+    """An extra listener as secured clusters have: TLS with the broker's key and certificate
+    (a PKCS12 keystore), clients signing in with SCRAM-SHA-256 or -512 as these users."""
+
+    port: int
+    keystore: Path
+    keystore_password: str
+    users: Mapping[str, str]
+    """User name -> password."""
+
+    def properties(self) -> dict[str, str]:
+        jaas = "org.apache.kafka.common.security.scram.ScramLoginModule required;"
+        return {
+            "sasl.enabled.mechanisms": "SCRAM-SHA-256,SCRAM-SHA-512",
+            "listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config": jaas,
+            "listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config": jaas,
+            "ssl.keystore.type": "PKCS12",
+            "ssl.keystore.location": str(self.keystore),
+            "ssl.keystore.password": self.keystore_password,
+            "ssl.key.password": self.keystore_password,
+        }
+
+    def scram_arguments(self) -> list[str]:
+        """The users, written into the cluster's metadata as the storage is formatted."""
+        return [
+            argument
+            for name, password in self.users.items()
+            for mechanism in ("SCRAM-SHA-256", "SCRAM-SHA-512")
+            for argument in ("--add-scram", f"{mechanism}=[name={name},password={password}]")
+        ]
 
 
 def free_port() -> int:
@@ -89,16 +123,23 @@ def _alive(pid: int) -> bool:
     return status != "Z"
 
 
-def _server_properties(data_dir: Path, port: int, controller_port: int) -> str:
+def _server_properties(
+    data_dir: Path, port: int, controller_port: int, secured: SaslSsl | None = None
+) -> str:
+    listeners = f"PLAINTEXT://127.0.0.1:{port}"
+    protocols = "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"
+    if secured is not None:
+        listeners += f",SASL_SSL://127.0.0.1:{secured.port}"
+        protocols += ",SASL_SSL:SASL_SSL"
     settings = {
         "process.roles": "broker,controller",
         "node.id": "1",
         "controller.quorum.voters": f"1@127.0.0.1:{controller_port}",
-        "listeners": f"PLAINTEXT://127.0.0.1:{port},CONTROLLER://127.0.0.1:{controller_port}",
-        "advertised.listeners": f"PLAINTEXT://127.0.0.1:{port}",
+        "listeners": f"{listeners},CONTROLLER://127.0.0.1:{controller_port}",
+        "advertised.listeners": listeners,
         "controller.listener.names": "CONTROLLER",
         "inter.broker.listener.name": "PLAINTEXT",
-        "listener.security.protocol.map": "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT",
+        "listener.security.protocol.map": protocols,
         "log.dirs": str(data_dir / "logs"),
         "num.partitions": "4",
         "offsets.topic.replication.factor": "1",
@@ -111,6 +152,7 @@ def _server_properties(data_dir: Path, port: int, controller_port: int) -> str:
         "group.min.session.timeout.ms": "1000",
         "auto.create.topics.enable": "true",
         "delete.topic.enable": "true",
+        **(secured.properties() if secured is not None else {}),
     }
     return "".join(f"{key}={value}\n" for key, value in settings.items())
 
@@ -139,8 +181,11 @@ def _java(lib: Path, heap: str, log4j: Path, *args: str) -> list[str]:
     ]
 
 
-def start(data_dir: Path, port: int = 0, heap: str = "512m") -> BrokerState:
-    """Start the broker in the background unless it already runs; return once it creates topics."""
+def start(
+    data_dir: Path, port: int = 0, heap: str = "512m", secured: SaslSsl | None = None
+) -> BrokerState:
+    """Start the broker in the background unless it already runs; return once it creates topics.
+    ``secured`` adds a SASL_SSL listener beside the open one (on a fresh data directory)."""
     data_dir = data_dir.resolve()
     running = read_state(data_dir)
     if running is not None:
@@ -149,7 +194,7 @@ def start(data_dir: Path, port: int = 0, heap: str = "512m") -> BrokerState:
     data_dir.mkdir(parents=True, exist_ok=True)
     port = port or free_port()
     properties = data_dir / "server.properties"
-    properties.write_text(_server_properties(data_dir, port, free_port()))
+    properties.write_text(_server_properties(data_dir, port, free_port(), secured))
     log4j = data_dir / "log4j.properties"
     log4j.write_text(_LOG4J)
     if not (data_dir / "logs" / "meta.properties").exists():
@@ -164,6 +209,7 @@ def start(data_dir: Path, port: int = 0, heap: str = "512m") -> BrokerState:
                 *_java(lib, "256m", log4j, "kafka.tools.StorageTool", "format", "-t", cluster_id),
                 "-c",
                 str(properties),
+                *(secured.scram_arguments() if secured is not None else []),
             ],
             capture_output=True,
             text=True,

@@ -8,15 +8,12 @@ from collections.abc import Iterable
 
 from aiokafka import AIOKafkaProducer
 
+from fillstream.broker.connection import Kafka
 
-def upstream_producer(bootstrap: str) -> AIOKafkaProducer:
+
+def upstream_producer(kafka: Kafka) -> AIOKafkaProducer:
     """Batches generously: the generators are the load source for the benchmarks."""
-    return AIOKafkaProducer(
-        bootstrap_servers=bootstrap,
-        linger_ms=5,
-        max_batch_size=512 * 1024,
-        acks=1,
-    )
+    return kafka.producer(linger_ms=5, max_batch_size=512 * 1024, acks=1)
 
 
 async def publish_paced(

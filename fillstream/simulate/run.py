@@ -9,9 +9,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
-
+from fillstream.broker.connection import Kafka
 from fillstream.settings import Settings
 from fillstream.simulate.market import MarketModel
 from fillstream.simulate.publish import at_rate, publish_paced, upstream_producer
@@ -31,7 +29,7 @@ class Throughput:
 
 async def run_market(
     settings: Settings,
-    bootstrap: str,
+    kafka: Kafka,
     *,
     crypto: int,
     prediction: int,
@@ -42,7 +40,7 @@ async def run_market(
     speed: float,
     quotes: bool,
 ) -> Throughput:
-    producer = upstream_producer(bootstrap)
+    producer = upstream_producer(kafka)
     await producer.start()
     started = time.monotonic()
     try:
@@ -67,16 +65,15 @@ async def run_market(
 class PriceFollower:
     """Instruments and last prices as published on Kafka, followed by a plain consumer."""
 
-    def __init__(self, settings: Settings, bootstrap: str) -> None:
+    def __init__(self, settings: Settings, kafka: Kafka) -> None:
         self.settings = settings
-        self.bootstrap = bootstrap
+        self.kafka = kafka
         self.instruments: dict[str, dict] = {}
         self.prices: dict[str, str] = {}
 
     async def load_instruments(self) -> None:
-        consumer = AIOKafkaConsumer(
+        consumer = self.kafka.consumer(
             self.settings.topic("instruments"),
-            bootstrap_servers=self.bootstrap,
             group_id=None,
             auto_offset_reset="earliest",
         )
@@ -90,21 +87,12 @@ class PriceFollower:
         finally:
             await consumer.stop()
 
-    async def _partitions(self, topic: str) -> list[int]:
-        admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
-        await admin.start()
-        try:
-            (description,) = await admin.describe_topics([topic])
-            return sorted(partition["partition"] for partition in description["partitions"])
-        finally:
-            await admin.close()
-
     async def follow_ticks(self, stop: asyncio.Event) -> None:
-        consumer = AIOKafkaConsumer(bootstrap_servers=self.bootstrap, group_id=None)
+        consumer = self.kafka.consumer(group_id=None)
         await consumer.start()
         try:
             topic = self.settings.topic("ticks")
-            partitions = [TopicPartition(topic, n) for n in await self._partitions(topic)]
+            partitions = await self.kafka.partitions(topic)
             consumer.assign(partitions)
             ends = await consumer.end_offsets(partitions)
             for tp in partitions:
@@ -120,7 +108,7 @@ class PriceFollower:
 
 async def run_traders(
     settings: Settings,
-    bootstrap: str,
+    kafka: Kafka,
     *,
     accounts: int,
     rate: float | None,
@@ -130,14 +118,14 @@ async def run_traders(
     reckless_share: float,
     manage_share: float,
 ) -> Throughput:
-    view = PriceFollower(settings, bootstrap)
+    view = PriceFollower(settings, kafka)
     await view.load_instruments()
     if not view.instruments:
         raise RuntimeError("no instruments published yet: start `fillstream simulate market` first")
     stop = asyncio.Event()
     follower = asyncio.create_task(view.follow_ticks(stop))
     model = TraderModel(accounts, seed, bad_share, reckless_share, manage_share)
-    producer = upstream_producer(bootstrap)
+    producer = upstream_producer(kafka)
     await producer.start()
     started = time.monotonic()
     try:

@@ -15,7 +15,7 @@ from clickhouse_connect.driver.client import Client
 
 from fillstream import logs
 from fillstream.broker.admin import TopicMismatch
-from fillstream.broker.local import bootstrap_servers
+from fillstream.broker.connection import Kafka
 from fillstream.settings import Settings
 from fillstream.sink.clickhouse import create_client
 from fillstream.sink.http import ask, json_value, serve
@@ -34,13 +34,13 @@ def run_sink(settings: Settings, connect: Callable[[Settings], Client] = create_
 
 
 async def _run(settings: Settings, connect: Callable[[Settings], Client]) -> int:
-    bootstrap = bootstrap_servers(settings)
+    kafka = Kafka.from_settings(settings)
     sink = Sink(settings, connect)
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stopping.set)
-    await sink.start(bootstrap)
+    await sink.start(kafka)
     runner = await serve(sink, settings.sink_bind, settings.sink_port)
     logging.info(
         "sink running: %s; status and SQL on %s:%d",

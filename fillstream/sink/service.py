@@ -26,6 +26,7 @@ from clickhouse_connect.driver.client import Client
 
 from fillstream import metrics
 from fillstream.broker.admin import ensure_topics, pipeline_topics
+from fillstream.broker.connection import Kafka
 from fillstream.settings import Settings
 from fillstream.sink.clickhouse import create_client
 from fillstream.sink.migrations import check_columns, migrate
@@ -94,21 +95,20 @@ class Sink:
         assert self._consumer is not None, "the sink has not started"
         return self._consumer
 
-    async def start(self, bootstrap: str) -> None:
+    async def start(self, kafka: Kafka) -> None:
         self._client = await self.call(self._connect, self.settings)
         applied = await self.call(migrate, self._client)
         if applied:
             logger.info("applied ClickHouse migrations %s", applied)
         await self.call(check_columns, self._client, TABLES.values())
         await ensure_topics(
-            bootstrap,
+            kafka,
             [spec for spec in pipeline_topics(self.settings) if spec.name in self.specs],
             self.settings.topic_partitions,
             self.settings.topic_replication_factor,
             self.settings.topic_min_insync_replicas,
         )
-        self._consumer = AIOKafkaConsumer(
-            bootstrap_servers=bootstrap,
+        self._consumer = kafka.consumer(
             group_id=f"{self.settings.app_id}-sink",
             # A topic created just now may be missing from the first metadata; look again soon.
             metadata_max_age_ms=5000,

@@ -33,23 +33,29 @@ class TopicContract:
     name: str
     """The settings name: ``Settings.topic(name)`` gives the topic's configured name."""
     model: Any
+    key: str | None = None
+    """The field whose value keys every message (inbound: the worker refuses other keys)."""
     inbound: bool = False
     compacted: bool = False
     internal: bool = False
 
 
-INSTRUMENTS = TopicContract("instruments", InstrumentMessage, inbound=True, compacted=True)
-ACCOUNTS = TopicContract("accounts", AccountMessage, inbound=True, compacted=True)
-TICKS = TopicContract("ticks", TickMessage, inbound=True)
-ORDERS = TopicContract("orders", OrderCommand, inbound=True)
-RESOLUTIONS = TopicContract("resolutions", ResolutionMessage, inbound=True, compacted=True)
-PROGRAMS = TopicContract("programs", ProgramMessage, inbound=True, compacted=True)
-CONTROLS = TopicContract("controls", ControlRequest, inbound=True)
+INSTRUMENTS = TopicContract(
+    "instruments", InstrumentMessage, "symbol", inbound=True, compacted=True
+)
+ACCOUNTS = TopicContract("accounts", AccountMessage, "account_id", inbound=True, compacted=True)
+TICKS = TopicContract("ticks", TickMessage, "symbol", inbound=True)
+ORDERS = TopicContract("orders", OrderCommand, "account_id", inbound=True)
+RESOLUTIONS = TopicContract(
+    "resolutions", ResolutionMessage, "symbol", inbound=True, compacted=True
+)
+PROGRAMS = TopicContract("programs", ProgramMessage, "program_id", inbound=True, compacted=True)
+CONTROLS = TopicContract("controls", ControlRequest, "account_id", inbound=True)
 FIRM_CONTROLS = TopicContract("firm_controls", FirmControlRequest, inbound=True)
 MARKET_DATA = TopicContract("market_data", MarketDataBatch, internal=True)
-FILLS = TopicContract("fills", FillMessage)
-ORDER_EVENTS = TopicContract("order_events", OrderEventMessage)
-RISK_EVENTS = TopicContract("risk_events", RiskEventMessage)
+FILLS = TopicContract("fills", FillMessage, "account_id")
+ORDER_EVENTS = TopicContract("order_events", OrderEventMessage, "account_id")
+RISK_EVENTS = TopicContract("risk_events", RiskEventMessage, "account_id")
 DEAD_LETTERS = TopicContract("dead_letters", DeadLetterMessage)
 
 CONTRACT = (

@@ -15,7 +15,7 @@ import faust
 from fillstream import logs
 from fillstream.auth import KeyRing, key_required
 from fillstream.broker.admin import TopicSpec, ensure_topics
-from fillstream.broker.local import bootstrap_servers
+from fillstream.broker.connection import Kafka
 from fillstream.settings import Settings
 from fillstream.worker.faust_adapter import DurableTable
 from fillstream.worker.restore import restore_tables
@@ -51,13 +51,13 @@ class App(faust.App):
         id: str,
         *,
         settings: Settings,
-        bootstrap: str,
+        kafka: Kafka,
         topic_specs: Iterable[TopicSpec],
         **options: Any,
     ) -> None:
         super().__init__(id, **options)
         self.settings = settings
-        self.kafka_bootstrap = bootstrap
+        self.kafka = kafka
         self.topic_specs = list(topic_specs)
 
     async def ensure_topics(self) -> None:
@@ -69,7 +69,7 @@ class App(faust.App):
         specs = [*self.topic_specs, *changelogs]
         if specs:
             await ensure_topics(
-                self.kafka_bootstrap,
+                self.kafka,
                 specs,
                 self.conf.topic_partitions,
                 self.settings.topic_replication_factor,
@@ -79,20 +79,18 @@ class App(faust.App):
     async def on_first_start(self) -> None:
         await super().on_first_start()
         await self.ensure_topics()
-        await restore_tables(
-            list(self.tables.values()), self.kafka_bootstrap, self.conf.topic_partitions
-        )
+        await restore_tables(list(self.tables.values()), self.kafka, self.conf.topic_partitions)
 
 
 def create_app(settings: Settings, topic_specs: Iterable[TopicSpec] = ()) -> App:
     settings.root.mkdir(parents=True, exist_ok=True)
-    bootstrap = bootstrap_servers(settings)
+    kafka = Kafka.from_settings(settings)
     return App(
         settings.app_id,
         settings=settings,
-        bootstrap=bootstrap,
+        kafka=kafka,
         topic_specs=topic_specs,
-        broker=f"kafka://{bootstrap}",
+        **kafka.faust_settings(),
         store="rocksdb://",
         datadir=str(settings.faust_dir),
         topic_partitions=settings.topic_partitions,

@@ -50,7 +50,7 @@ def build(settings: Settings, checkpoint: type[Checkpoint] = Checkpoint) -> App:
             tables.progress,
             checkpoint,
             dead_letters,
-            app.kafka_bootstrap,
+            app.kafka,
             size=size,
             within=within,
         )

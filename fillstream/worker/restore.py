@@ -19,8 +19,9 @@ import time
 from dataclasses import dataclass
 
 import faust
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 
+from fillstream.broker.connection import Kafka
 from fillstream.worker.faust_adapter import close_stores, persisted_offset, store_changelog
 
 logger = logging.getLogger(__name__)
@@ -36,7 +37,7 @@ class Restored:
     seconds: float = 0.0
 
 
-async def restore_tables(tables: list[faust.Table], bootstrap: str, partitions: int) -> Restored:
+async def restore_tables(tables: list[faust.Table], kafka: Kafka, partitions: int) -> Restored:
     started = time.perf_counter()
     restored = Restored()
     by_tp = {
@@ -44,8 +45,7 @@ async def restore_tables(tables: list[faust.Table], bootstrap: str, partitions: 
         for table in tables
         for partition in range(partitions)
     }
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap,
+    consumer = kafka.consumer(
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",

@@ -20,10 +20,11 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka import TopicPartition
 from faust.types import EventT, StreamT
 
 from fillstream import metrics
+from fillstream.broker.connection import Kafka
 from fillstream.worker.checkpoint import Checkpoint
 from fillstream.worker.dead_letters import DeadLetters, Handler
 from fillstream.worker.faust_adapter import batches, collect_changelog_writes, write_tables_for
@@ -49,7 +50,7 @@ class Sequencer:
         progress: Table,
         checkpoint: Checkpoint,
         dead_letters: DeadLetters,
-        bootstrap: str,
+        kafka: Kafka,
         *,
         size: int,
         within: float,
@@ -58,7 +59,7 @@ class Sequencer:
         self._progress = progress
         self._checkpoint = checkpoint
         self._dead_letters = dead_letters
-        self._bootstrap = bootstrap
+        self._kafka = kafka
         self.size = size
         self.within = within
 
@@ -150,8 +151,7 @@ class Sequencer:
     async def _read_back(self, topic: str, partition: int, start: int, stop: int) -> list[Input]:
         """Records with offsets in [start, stop): fewer when compaction or transactions left
         gaps."""
-        consumer = AIOKafkaConsumer(
-            bootstrap_servers=self._bootstrap,
+        consumer = self._kafka.consumer(
             group_id=None,
             enable_auto_commit=False,
             isolation_level="read_committed",

@@ -8,7 +8,6 @@ from collections.abc import Awaitable, Callable
 from functools import wraps
 from typing import Any
 
-from aiokafka.admin import AIOKafkaAdminClient
 from faust.types import TP
 from faust.web import Request, Response, View
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -87,9 +86,7 @@ def register(app: App, settings: Settings, tables: Tables) -> None:
 
 
 async def _kafka_check(app: App) -> dict:
-    admin = AIOKafkaAdminClient(
-        bootstrap_servers=app.kafka_bootstrap, request_timeout_ms=KAFKA_CHECK_TIMEOUT_MS
-    )
+    admin = app.kafka.admin(request_timeout_ms=KAFKA_CHECK_TIMEOUT_MS)
     try:
         await admin.start()
         brokers = (await admin.describe_cluster())["brokers"]

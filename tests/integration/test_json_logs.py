@@ -12,6 +12,7 @@ from pathlib import Path
 from aiokafka import AIOKafkaProducer
 
 from fillstream.broker.admin import ensure_topics, pipeline_topics
+from fillstream.broker.connection import Kafka
 from fillstream.settings import Settings
 from tests.support import WorkerProcess, worker_env
 
@@ -21,7 +22,9 @@ async def test_a_worker_logs_json_lines_with_the_record_they_are_about(
 ) -> None:
     prefix = f"{unique_id}."
     settings = Settings(topic_prefix=prefix, kafka_bootstrap=kafka_bootstrap)
-    await ensure_topics(kafka_bootstrap, pipeline_topics(settings), settings.topic_partitions)
+    await ensure_topics(
+        Kafka(kafka_bootstrap), pipeline_topics(settings), settings.topic_partitions
+    )
     env = worker_env(kafka_bootstrap, data_dir, unique_id, prefix, log_format="json")
     log = tmp_path / "worker.log"
     command = [sys.executable, "-m", "fillstream.cli", "worker", "--loglevel", "info"]

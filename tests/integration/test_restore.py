@@ -7,6 +7,7 @@ from pathlib import Path
 
 from aiokafka import AIOKafkaProducer
 
+from fillstream.broker.connection import Kafka
 from fillstream.settings import Settings
 from fillstream.worker.app import create_app
 from fillstream.worker.faust_adapter import persisted_offset
@@ -37,7 +38,7 @@ async def test_a_changelog_is_restored_into_the_store_with_its_offsets(
     finally:
         await producer.stop()
 
-    restored = await restore_tables([table], kafka_bootstrap, partitions=2)
+    restored = await restore_tables([table], Kafka(kafka_bootstrap), partitions=2)
 
     assert restored.records == 5
     store = table.data
@@ -47,4 +48,4 @@ async def test_a_changelog_is_restored_into_the_store_with_its_offsets(
         (b"ann", b'"3"'), (b"bob", None)]  # fmt: skip
     assert store._db_for_partition(1).get(b"cy") == b'"4"'
     # Again on the same store: nothing new to read.
-    assert (await restore_tables([table], kafka_bootstrap, partitions=2)).records == 0
+    assert (await restore_tables([table], Kafka(kafka_bootstrap), partitions=2)).records == 0

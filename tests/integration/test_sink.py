@@ -3,18 +3,12 @@ a kill between insert and commit and through a ClickHouse outage."""
 
 from __future__ import annotations
 
-import json
-import sys
-import time
-import urllib.request
 from decimal import Decimal
 from pathlib import Path
 
-from fillstream.auth import hash_key
 from fillstream.broker.admin import ensure_topics, pipeline_topics
-from fillstream.settings import Settings
-from fillstream.sink.http import ask
-from tests.support import ADMIN_KEY, Upstream, WorkerProcess, worker_env
+from fillstream.broker.connection import Kafka
+from tests.support import SinkProcess, Upstream
 
 ACCOUNTS = ["ann", "ben", "cat"]
 
@@ -33,58 +27,8 @@ def fill(n: int) -> dict:
     }  # fmt: skip
 
 
-class SinkProcess:
-    def __init__(self, bootstrap: str, unique_id: str, data_dir: Path, log: Path) -> None:
-        admin = json.dumps({hash_key(ADMIN_KEY): "admin"})
-        self.env = worker_env(bootstrap, data_dir, unique_id, f"{unique_id}.", api_keys=admin)
-        self.settings = Settings(topic_prefix=f"{unique_id}.", kafka_bootstrap=bootstrap)
-        self.log = log
-        self.process = WorkerProcess([], self.env, log)
-        self.port = int(self.env["FILLSTREAM_WEB_PORT"])
-        self.env["FILLSTREAM_SINK_PORT"] = str(self.port)
-
-    def start(self, fault: str | None = None) -> None:
-        """The sink, or with a fault in its ClickHouse client (tests.apps.faulty_sink)."""
-        command = (
-            [sys.executable, "-m", "tests.apps.faulty_sink", fault]
-            if fault
-            else [sys.executable, "-m", "fillstream.cli", "sink"]
-        )
-        self.process = WorkerProcess(command, self.env, self.log)
-        self.process.start()
-
-    def sql(self, query: str) -> list[list] | None:
-        try:
-            return ask(f"http://127.0.0.1:{self.port}", query, ADMIN_KEY, timeout=10)["rows"]
-        except OSError:
-            return None
-
-    def status(self) -> dict | None:
-        try:
-            request = urllib.request.Request(f"http://127.0.0.1:{self.port}/status")
-            request.add_header("Authorization", f"Bearer {ADMIN_KEY}")
-            with urllib.request.urlopen(request, timeout=5) as r:
-                return json.loads(r.read())
-        except urllib.error.HTTPError as error:
-            return json.loads(error.read())
-        except OSError:
-            return None
-
-    def wait_for_rows(self, query: str, expected: list[list], timeout: float = 60) -> None:
-        deadline = time.monotonic() + timeout
-        rows = None
-        while time.monotonic() < deadline:
-            if self.process.exited:
-                raise AssertionError(f"sink exited:\n{self.process.log_tail()}")
-            rows = self.sql(query)
-            if rows == expected:
-                return
-            time.sleep(0.2)
-        raise AssertionError(f"{query} gave {rows}, expected {expected}")
-
-
 async def publish_fills(bootstrap: str, sink: SinkProcess, count: int) -> None:
-    await ensure_topics(bootstrap, pipeline_topics(sink.settings), partitions=4)
+    await ensure_topics(Kafka(bootstrap), pipeline_topics(sink.settings), partitions=4)
     async with Upstream(bootstrap) as upstream:
         for n in range(count):
             value = fill(n)

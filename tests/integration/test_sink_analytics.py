@@ -7,8 +7,8 @@ from decimal import Decimal
 from pathlib import Path
 
 from fillstream.broker.admin import ensure_topics, pipeline_topics
-from tests.integration.test_sink import SinkProcess
-from tests.support import Upstream
+from fillstream.broker.connection import Kafka
+from tests.support import SinkProcess, Upstream
 
 ANALYTICS = Path(__file__).resolve().parents[2] / "docs" / "analytics.md"
 
@@ -117,7 +117,7 @@ async def test_documented_queries_return_hand_computed_numbers(
         "top-and-bottom",
     ]
     sink = SinkProcess(kafka_bootstrap, unique_id, data_dir, tmp_path / "sink.log")
-    await ensure_topics(kafka_bootstrap, pipeline_topics(sink.settings), partitions=4)
+    await ensure_topics(Kafka(kafka_bootstrap), pipeline_topics(sink.settings), partitions=4)
     async with Upstream(kafka_bootstrap) as upstream:
         for name, messages in (
             ("fills", FILLS),

@@ -12,6 +12,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 from aiokafka.admin.config_resource import ConfigResource, ConfigResourceType
 
 from fillstream.broker.admin import TopicMismatch, TopicSpec, ensure_topics
+from fillstream.broker.connection import Kafka
 from tests.support import worker_env
 
 
@@ -19,7 +20,7 @@ async def test_created_with_their_replication_and_checked_once_they_exist(
     kafka_bootstrap: str, unique_id: str
 ) -> None:
     orders, programs = TopicSpec(f"{unique_id}.orders"), TopicSpec(f"{unique_id}.programs", True)
-    assert await ensure_topics(kafka_bootstrap, [orders, programs], 4, 1, 1) == [
+    assert await ensure_topics(Kafka(kafka_bootstrap), [orders, programs], 4, 1, 1) == [
         orders.name, programs.name]  # fmt: skip
     admin = AIOKafkaAdminClient(bootstrap_servers=kafka_bootstrap)
     await admin.start()
@@ -33,10 +34,10 @@ async def test_created_with_their_replication_and_checked_once_they_exist(
     (resource,) = response.resources
     assert {entry[0]: entry[1] for entry in resource[4]} == {
         "cleanup.policy": "compact", "min.insync.replicas": "1"}  # fmt: skip
-    assert await ensure_topics(kafka_bootstrap, [orders, programs], 4) == []
+    assert await ensure_topics(Kafka(kafka_bootstrap), [orders, programs], 4) == []
     # One broker holds one replica of each: a cluster that asks for three is told so.
     with pytest.raises(TopicMismatch) as raised:
-        await ensure_topics(kafka_bootstrap, [orders], 4, replication=3)
+        await ensure_topics(Kafka(kafka_bootstrap), [orders], 4, replication=3)
     assert str(raised.value) == (
         f"{orders.name} has 1 replicas where FILLSTREAM_TOPIC_REPLICATION_FACTOR is 3: "
         "reassign its partitions (kafka-reassign-partitions)"
@@ -46,8 +47,8 @@ async def test_created_with_their_replication_and_checked_once_they_exist(
 async def test_a_worker_does_not_start_on_topics_it_cannot_run_on(
     kafka_bootstrap: str, unique_id: str, data_dir: Path
 ) -> None:
-    await ensure_topics(kafka_bootstrap, [TopicSpec(f"{unique_id}.orders")], 2)
-    await ensure_topics(kafka_bootstrap, [TopicSpec(f"{unique_id}.programs")], 4)
+    await ensure_topics(Kafka(kafka_bootstrap), [TopicSpec(f"{unique_id}.orders")], 2)
+    await ensure_topics(Kafka(kafka_bootstrap), [TopicSpec(f"{unique_id}.programs")], 4)
     env = worker_env(kafka_bootstrap, data_dir, unique_id, f"{unique_id}.")
     done = subprocess.run(
         [sys.executable, "-m", "fillstream.cli", "worker"],

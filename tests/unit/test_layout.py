@@ -13,7 +13,7 @@ LAYERS = {
     "settings": 1, "metrics": 1, "auth": 1, "logs": 1,
     "wire": 2,
     "broker": 3,
-    "sink": 4,
+    "sink": 4, "client": 4,
     "worker": 5, "simulate": 5,
     "demo": 6, "cli": 6,
 }  # fmt: skip

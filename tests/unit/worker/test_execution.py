@@ -9,6 +9,7 @@ import json
 import pytest
 from prometheus_client import REGISTRY
 
+from fillstream.broker.connection import Kafka
 from fillstream.settings import Settings
 from fillstream.worker.checkpoint import Checkpoint
 from fillstream.worker.dead_letters import DeadLetters
@@ -37,7 +38,9 @@ class Worker:
             "fills", "order-events", "risk-events", "dead-letters", "market-data")}  # fmt: skip
         self.checkpoint = Checkpoint(self.topics)
         self.dead_letters = DeadLetters("dead-letters", self.checkpoint)
-        unused = Sequencer("unused", {}, self.checkpoint, self.dead_letters, "", size=1, within=0)
+        unused = Sequencer(
+            "unused", {}, self.checkpoint, self.dead_letters, Kafka(""), size=1, within=0
+        )
         self.router = Router(self.settings, self.tables.router_instruments, self.checkpoint, unused)
         self.state = WorkerState(self.tables)
         self.execution = Execution(

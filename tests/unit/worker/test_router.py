@@ -3,6 +3,7 @@ copies to every account partition."""
 
 from __future__ import annotations
 
+from fillstream.broker.connection import Kafka
 from fillstream.settings import Settings
 from fillstream.wire.market_data import MarketDataBatch
 from fillstream.worker.checkpoint import Checkpoint
@@ -21,7 +22,7 @@ async def test_a_batch_reaches_every_partition_once_with_only_the_valid_inputs(t
     checkpoint = Checkpoint({"market-data": market_data, "dead-letters": letters})
     dead_letters = DeadLetters("dead-letters", checkpoint)
     kinds: dict[str, str] = {}
-    sequencer = Sequencer("r", {}, checkpoint, dead_letters, "", size=1, within=0)
+    sequencer = Sequencer("r", {}, checkpoint, dead_letters, Kafka(""), size=1, within=0)
     router = Router(settings, kinds, checkpoint, sequencer)
     inputs = Inputs()
     resolved = {"symbol": "POLL", "result": "yes", "ts": "2026-04-01T10:00:02Z"}
