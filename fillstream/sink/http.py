@@ -15,6 +15,7 @@ from decimal import Decimal
 from aiohttp import web
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from fillstream import metrics
 from fillstream.auth import PRINCIPAL, KeyRing, key_required
 from fillstream.sink.service import Sink
 
@@ -68,7 +69,9 @@ def build_app(sink: Sink, keyring: KeyRing) -> web.Application:
         return web.json_response({"status": "ok"})
 
     async def prometheus(request: web.Request) -> web.Response:
-        return web.Response(body=generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+        metrics.SINK_READY.set(sink.stats.as_dict()["healthy"])
+        body = generate_latest(metrics.SINK)
+        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE_LATEST})
 
     app = web.Application(middlewares=[key_required(keyring)])
     app.router.add_get("/health", health)

@@ -3,8 +3,10 @@ state, the two agents and the HTTP routes. `fillstream worker` runs what this re
 
 from __future__ import annotations
 
+from fillstream import metrics
 from fillstream.broker.admin import pipeline_topics
 from fillstream.settings import Settings
+from fillstream.wire.topics import CONTRACT
 from fillstream.worker import api, execution, router, status
 from fillstream.worker.app import App, create_app
 from fillstream.worker.checkpoint import Checkpoint
@@ -27,6 +29,10 @@ def build(settings: Settings, checkpoint: type[Checkpoint] = Checkpoint) -> App:
             "see docs/architecture.md, 'Delivery guarantees'"
         )
     app = create_app(settings, pipeline_topics(settings))
+    for contract in CONTRACT:
+        if contract.inbound:
+            # At 0 from the start: a rate over the first dead letter needs the sample before it.
+            metrics.DEAD_LETTERS.labels(settings.topic(contract.name))
     topics = Topics.declare(app, settings)
     tables = Tables.declare(app)
     state = WorkerState(tables)

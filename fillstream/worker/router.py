@@ -8,10 +8,12 @@ run beside the account state, in the order the partition sees them, with no cros
 
 from __future__ import annotations
 
+import time
 from datetime import timedelta
 
 from faust.types import StreamT
 
+from fillstream import metrics
 from fillstream.core.model import Kind
 from fillstream.settings import Settings
 from fillstream.wire import topics as contract
@@ -166,6 +168,9 @@ class Router:
         """The batch, to every account partition."""
         if not self._updates:
             return
+        now = time.time()
+        for symbol in {u.tick.symbol for u in self._updates if isinstance(u, TickUpdate)}:
+            metrics.LAST_TICK.labels(symbol).set(now)
         value = encode(MarketDataBatch(updates=self._updates))
         self._updates = []
         self._checkpoint.publish(

@@ -67,10 +67,14 @@ def register(app: App, settings: Settings, tables: Tables) -> None:
         @timed("/metrics")
         async def get(self, request: Request) -> Response:
             _update_lag(app, tables)
+            checks = (await _kafka_check(app), _recovery_check(app))
+            metrics.WORKER_READY.set(all(check["ok"] for check in checks))
             for name, table in app.tables.items():
                 # Counting walks the local store: fine at a scrape interval, not per request.
                 metrics.TABLE_KEYS.labels(name).set(len(table))
-            return self.bytes(generate_latest(), headers={"Content-Type": CONTENT_TYPE_LATEST})
+            return self.bytes(
+                generate_latest(metrics.WORKER), headers={"Content-Type": CONTENT_TYPE_LATEST}
+            )
 
     @app.page("/market/{symbol}/")
     class PriceView(View):

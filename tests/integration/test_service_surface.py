@@ -89,7 +89,7 @@ async def test_metrics_move_by_the_scripted_amounts(
     )
     assert metrics[("fillstream_table_keys", (("table", "account-state"),))] == 1
     assert metrics[("fillstream_table_keys", (("table", "prices"),))] == 4  # one per partition
-    lags = [v for (name, _), v in metrics.items() if name == "fillstream_consumer_lag"]
+    lags = [v for (name, _), v in metrics.items() if name == "fillstream_consumer_lag_records"]
     assert lags and all(v == 0 for v in lags)
     ready_requests = (
         "fillstream_http_request_seconds_count",

@@ -7,8 +7,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from types import SimpleNamespace
 
-from prometheus_client import REGISTRY
-
+from fillstream.metrics import SINK as REGISTRY
 from fillstream.sink.rows import ORDERS, RISK_EVENTS, TRADES
 
 

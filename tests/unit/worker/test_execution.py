@@ -7,9 +7,9 @@ import copy
 import json
 
 import pytest
-from prometheus_client import REGISTRY
 
 from fillstream.broker.connection import Kafka
+from fillstream.metrics import WORKER as REGISTRY
 from fillstream.settings import Settings
 from fillstream.worker.checkpoint import Checkpoint
 from fillstream.worker.dead_letters import DeadLetters
