@@ -8,7 +8,7 @@ INSTALLED := $(VENV)/.installed
 BENCH_INSTALLED := $(VENV)/.bench-installed
 KAFKA_JARS := infra/kafka/lib/.complete
 
-.PHONY: setup demo test prove bench chaos lint format kafka-start kafka-stop schemas clean
+.PHONY: setup tools demo test prove bench chaos lint format kafka-start kafka-stop schemas clean
 
 setup: $(INSTALLED) $(KAFKA_JARS)
 
@@ -26,10 +26,24 @@ $(KAFKA_JARS): infra/kafka/pom.xml
 	mvn --quiet --batch-mode -f infra/kafka/pom.xml dependency:copy-dependencies
 	touch $@
 
+# What the tests drive besides Python and the JDK: a real Prometheus and promtool, headless
+# Chromium, Node.js with npm (the JavaScript client example) and openssl (certificates for the
+# SASL_SSL test), from the Debian packages when missing.
+TOOLS := prometheus:prometheus promtool:prometheus chromium:chromium node:nodejs npm:npm openssl:openssl
+
+tools:
+	@missing=""; for tool in $(TOOLS); do \
+		command -v $${tool%%:*} >/dev/null || missing="$$missing $${tool##*:}"; done; \
+	if [ -n "$$missing" ]; then \
+		echo "installing$$missing"; \
+		SUDO=$$([ "$$(id -u)" -eq 0 ] || echo sudo); \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $$missing; \
+	fi
+
 demo: setup
 	$(BIN)/fillstream demo
 
-test: setup
+test: setup tools
 	$(BIN)/pytest
 
 # The long runs recorded in docs/topics.md ("Risk invariants"): the property search over at least

@@ -5,6 +5,8 @@ A key's scope is ``admin`` (every account) or ``account:<account_id>`` (that acc
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 from collections.abc import Awaitable, Callable, Mapping
@@ -62,9 +64,19 @@ class KeyRing:
         return Principal(admin=False, account_id=scope.removeprefix(ACCOUNT_SCOPE), key_id=key_id)
 
 
-def bearer_key(authorization: str | None) -> str | None:
-    if authorization and authorization.startswith("Bearer "):
+def presented_key(authorization: str | None) -> str | None:
+    """``Bearer <key>`` from programs; ``Basic`` (any user name, the key as password) from a
+    browser, which asks for it once and then sends it with every request of the page."""
+    if not authorization:
+        return None
+    if authorization.startswith("Bearer "):
         return authorization.removeprefix("Bearer ").strip()
+    if authorization.startswith("Basic "):
+        try:
+            decoded = base64.b64decode(authorization.removeprefix("Basic "), validate=True)
+            return decoded.decode().partition(":")[2] or None
+        except (binascii.Error, UnicodeDecodeError):
+            return None
     return None
 
 
@@ -78,10 +90,12 @@ def key_required(keyring: KeyRing) -> Callable:
     ) -> web.StreamResponse:
         if request.path in OPEN_PATHS:
             return await handler(request)
-        principal = keyring.authenticate(bearer_key(request.headers.get("Authorization")))
+        principal = keyring.authenticate(presented_key(request.headers.get("Authorization")))
         if principal is None:
             return web.json_response(
-                {"error": "missing or unknown API key (Authorization: Bearer <key>)"}, status=401
+                {"error": "missing or unknown API key (Authorization: Bearer <key>)"},
+                status=401,
+                headers={"WWW-Authenticate": 'Basic realm="fillstream", charset="UTF-8"'},
             )
         request[PRINCIPAL] = principal
         return await handler(request)

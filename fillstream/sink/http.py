@@ -1,5 +1,5 @@
-"""The running sink's HTTP door: health, readiness, metrics, and behind a key its status and
-read-only SQL (admin keys only).
+"""The running sink's HTTP door: health, readiness, metrics, and behind a key its status, the
+live dashboard and read-only SQL (admin keys only).
 
 The embedded engine admits one process per data directory, and the sink is that process while it
 runs; so analysts' queries go through it (``fillstream sql``), executed with ``readonly=1``.
@@ -17,6 +17,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from fillstream import metrics
 from fillstream.auth import PRINCIPAL, KeyRing, key_required
+from fillstream.sink.dashboard import Dashboard, add_routes
 from fillstream.sink.service import Sink
 
 
@@ -79,6 +80,7 @@ def build_app(sink: Sink, keyring: KeyRing) -> web.Application:
     app.router.add_get("/metrics", prometheus)
     app.router.add_get("/status", status)
     app.router.add_post("/sql", sql)
+    add_routes(app, Dashboard(sink), json_value)
     return app
 
 

@@ -96,6 +96,7 @@ class Sink:
         return self._consumer
 
     async def start(self, kafka: Kafka) -> None:
+        self.kafka = kafka
         self._client = await self.call(self._connect, self.settings)
         applied = await self.call(migrate, self._client)
         if applied:
