@@ -88,7 +88,9 @@ class Sequencer:
                     if self._checkpoint.full:
                         await self._commit(batch, writes, flush, committed, end_partition)
                         batch = _Batch(self._progress)
-            await self._commit(batch, writes, flush, committed, end_partition)
+                # Inside the block: what ending the batch writes (the outbox index) is durable
+                # before the outputs leave, like the rest of the batch's state.
+                await self._commit(batch, writes, flush, committed, end_partition)
 
     async def _commit(
         self,

@@ -1,0 +1,75 @@
+"""The batch's checkpoint waits for every changelog write the batch makes, those made while it
+ends (the partition's outbox index) included."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from types import SimpleNamespace
+
+from fillstream.broker.connection import Kafka
+from fillstream.worker import faust_adapter
+from fillstream.worker.checkpoint import Checkpoint
+from fillstream.worker.dead_letters import DeadLetters
+from fillstream.worker.inputs import Input
+from fillstream.worker.sequencing import Sequencer
+from tests.unit.worker.fakes import RECORD_TIME
+
+
+class RecordingCheckpoint(Checkpoint):
+    def __init__(self) -> None:
+        super().__init__({})
+        self.awaited: list[list[asyncio.Future]] = []
+
+    async def commit(self, state_writes: list[asyncio.Future], store_progress) -> None:
+        self.awaited.append(list(state_writes))
+        store_progress()
+
+
+class Event:
+    """A Faust event as the sequencer reads it (weakly referenced, like Faust's)."""
+
+    def __init__(self, offset: int) -> None:
+        self.message = SimpleNamespace(
+            topic="orders", partition=0, offset=offset, key=b"ann", value=b"{}",
+            timestamp=RECORD_TIME)  # fmt: skip
+
+
+class OneBatch:
+    """A stream that hands out one batch of events, as Faust's ``take_events`` would."""
+
+    def __init__(self, *offsets: int) -> None:
+        self.events = [Event(offset) for offset in offsets]
+
+    async def take_events(self, size: int, within: float) -> AsyncIterator[list]:
+        yield self.events
+
+
+def changelog_write() -> asyncio.Future:
+    """What a durable table does on each write: its future joins the writes being collected."""
+    future = asyncio.get_running_loop().create_future()
+    collected = faust_adapter._changelog_writes.get()  # the hook DurableTable writes through
+    if collected is not None:
+        collected.append(future)
+    return future
+
+
+async def test_writes_made_as_the_batch_ends_are_awaited_by_its_checkpoint() -> None:
+    checkpoint = RecordingCheckpoint()
+    made: dict[str, asyncio.Future] = {}
+
+    async def handle(record: Input) -> None:
+        made[f"account@{record.offset}"] = changelog_write()
+
+    def end_partition(partition: int) -> Callable[[], None] | None:
+        made[f"outboxes[{partition}]"] = changelog_write()
+        return None
+
+    sequencer = Sequencer(
+        "execution", {}, checkpoint, DeadLetters("dead-letters", checkpoint), Kafka(""),
+        size=10, within=0,
+    )  # fmt: skip
+    await sequencer.run(OneBatch(0, 1), handle, end_partition=end_partition)  # type: ignore[arg-type]
+
+    assert list(made) == ["account@0", "account@1", "outboxes[0]"]
+    assert checkpoint.awaited == [list(made.values())]
