@@ -10,12 +10,10 @@ import json
 import shutil
 import subprocess
 import time
-from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-import pytest
 
 from fillstream.broker.local import free_port
 from tests.pipeline import Pipeline
@@ -119,23 +117,10 @@ TABLE = (
 )
 
 
-@pytest.fixture
-async def running(
-    kafka_bootstrap: str, unique_id: str, data_dir: Path, tmp_path: Path
-) -> AsyncIterator[tuple[Pipeline, SinkProcess]]:
-    sink = SinkProcess(kafka_bootstrap, unique_id, tmp_path / "sink", tmp_path / "sink.log")
-    async with Pipeline(kafka_bootstrap, unique_id, data_dir, tmp_path / "worker.log") as p:
-        sink.start()
-        try:
-            yield p, sink
-        finally:
-            sink.process.stop()
-
-
 async def test_the_dashboard_in_headless_chromium(
-    running: tuple[Pipeline, SinkProcess], tmp_path: Path
+    with_sink: tuple[Pipeline, SinkProcess], tmp_path: Path
 ) -> None:
-    pipeline, sink = running
+    pipeline, sink = with_sink
     url = f"http://127.0.0.1:{sink.port}/dashboard"
     async with Browser(tmp_path / "chromium") as browser:
         await browser.open(url)

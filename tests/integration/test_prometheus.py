@@ -13,11 +13,8 @@ import subprocess
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import AsyncIterator, Iterator
 from decimal import Decimal
 from pathlib import Path
-
-import pytest
 
 from fillstream.broker.local import free_port
 from tests.pipeline import Pipeline
@@ -102,33 +99,15 @@ class Prometheus:
         return set(self.api("label/__name__/values", **{"match[]": f'{{job="{job}"}}'}) or [])
 
 
-@pytest.fixture
-def prometheus_dir(tmp_path: Path) -> Iterator[Path]:
-    yield tmp_path / "prometheus"
-
-
-@pytest.fixture
-async def pipeline(
-    kafka_bootstrap: str, unique_id: str, data_dir: Path, tmp_path: Path
-) -> AsyncIterator[tuple[Pipeline, SinkProcess]]:
-    sink = SinkProcess(kafka_bootstrap, unique_id, tmp_path / "sink", tmp_path / "sink.log")
-    async with Pipeline(kafka_bootstrap, unique_id, data_dir, tmp_path / "worker.log") as p:
-        sink.start()
-        try:
-            yield p, sink
-        finally:
-            sink.process.stop()
-
-
 async def test_a_real_prometheus_scrapes_what_the_rules_and_dashboard_use(
-    pipeline: tuple[Pipeline, SinkProcess], prometheus_dir: Path
+    with_sink: tuple[Pipeline, SinkProcess], tmp_path: Path
 ) -> None:
-    worker, sink = pipeline
+    worker, sink = with_sink
     targets = {
         "fillstream-worker": f"127.0.0.1:{worker.env['FILLSTREAM_WEB_PORT']}",
         "fillstream-sink": f"127.0.0.1:{sink.port}",
     }
-    prometheus = Prometheus(prometheus_dir, targets)
+    prometheus = Prometheus(tmp_path / "prometheus", targets)
     try:
         await prometheus.until(
             "both targets up",
