@@ -49,7 +49,12 @@ T = TypeVar("T")
 
 class PartitionState:
     def __init__(
-        self, partition: int, tables: Tables, changed: set[str], outboxed: set[str]
+        self,
+        partition: int,
+        tables: Tables,
+        changed: set[str],
+        outboxed: set[str],
+        unwritten: dict[str, dict[str, Any]],
     ) -> None:
         self.partition = partition
         self._tables = tables
@@ -69,11 +74,21 @@ class PartitionState:
         self._outboxed = outboxed
         """Accounts of this partition whose outbox this checkpoint fills (owned by
         `WorkerState`, which indexes them at the end of the batch, rebalance or not)."""
+        self._unwritten = unwritten
+        """Account documents changed in this batch, written to the table (and its changelog)
+        once each as the batch ends (owned by `WorkerState`, which writes them rebalance or
+        not: the batch's outputs come from them)."""
         self._swept = False
         self._levels: LevelIndex | None = None
 
     def stored(self, account_id: str) -> StoredAccount | None:
-        return _decoded(self._accounts, self._tables.accounts, account_id, load_stored)
+        stored = self._accounts.get(account_id)
+        if stored is None:
+            document = self._unwritten.get(account_id) or self._tables.accounts.get(account_id)
+            if document is None:
+                return None
+            stored = self._accounts[account_id] = load_stored(document)
+        return stored
 
     def load(self, account_id: str) -> Account | None:
         stored = self.stored(account_id)
@@ -125,7 +140,8 @@ class PartitionState:
         stored.owed_for.update(applied)
         stored.applied.update(self.market_position)
         stored.applied.update(applied)
-        self._tables.accounts[account.account_id] = dump_stored(stored)
+        # A snapshot now: a later record that fails part way must not reach what is written.
+        self._unwritten[account.account_id] = dump_stored(stored)
         self._accounts[account.account_id] = stored
         watched_after = watched_symbols(account)
         for symbol in watched_after - watched_before:
@@ -155,7 +171,7 @@ class PartitionState:
             return []
         self._changed.add(account_id)
         self._outboxed.add(account_id)
-        self._tables.accounts[account_id] = dump_stored(stored)
+        self._unwritten[account_id] = dump_stored(stored)
         return list(stored.outbox)
 
     def owed_before_takeover(self) -> list[Output]:
@@ -298,12 +314,17 @@ class WorkerState:
         self._partitions: dict[int, PartitionState] = {}
         self._changed: set[str] = set()
         self._outboxed: dict[int, set[str]] = {}
+        self._unwritten: dict[int, dict[str, dict[str, Any]]] = {}
 
     def of(self, partition: int) -> PartitionState:
         state = self._partitions.get(partition)
         if state is None:
             state = self._partitions[partition] = PartitionState(
-                partition, self._tables, self._changed, self._outboxed.setdefault(partition, set())
+                partition,
+                self._tables,
+                self._changed,
+                self._outboxed.setdefault(partition, set()),
+                self._unwritten.setdefault(partition, {}),
             )
         return state
 
@@ -311,9 +332,15 @@ class WorkerState:
         self._partitions.clear()
 
     def end_batch(self, partition: int) -> None:
-        """Before the checkpoint, with the partition's changelog: index the accounts whose
-        outboxes it fills (durable with them). A partition the checkpoint leaves alone keeps its
-        index, whose outputs the stored progress shows delivered."""
+        """Before the checkpoint, with the partition's changelog: write each account the batch
+        changed, once however often it changed (one changelog record per account per batch),
+        and index those whose outboxes it fills (durable with them). A partition the checkpoint
+        leaves alone keeps its index, whose outputs the stored progress shows delivered."""
+        unwritten = self._unwritten.get(partition)
+        if unwritten:
+            for account_id, document in unwritten.items():
+                self._tables.accounts[account_id] = document
+            unwritten.clear()
         outboxed = self._outboxed.get(partition)
         if outboxed:
             self._tables.outboxes[str(partition)] = sorted(outboxed)

@@ -4,6 +4,7 @@ dicts for tables and topics that record what is sent (the broker tests prove the
 from __future__ import annotations
 
 import copy
+import dataclasses
 import json
 
 import pytest
@@ -126,6 +127,38 @@ async def test_an_order_fills_and_its_state_and_status_are_stored(worker: Worker
     status = worker.tables.order_status[pair_key("ann", "o1")]
     assert status["status"] == "filled" and [f["fill_id"] for f in status["fills"]] == ["ann#1"]
     assert worker.tables.watchers == {pair_key(market_key("BTC", 0), "ann"): True}
+
+
+class CountingTable(dict):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.writes: list[str] = []
+
+    def __setitem__(self, key, value) -> None:
+        self.writes.append(key)
+        super().__setitem__(key, value)
+
+
+async def test_an_account_changed_many_times_in_a_batch_is_written_once(
+    worker: Worker, tmp_path
+) -> None:
+    """One changelog record per account per batch; until the batch ends, the account is read
+    as it is now (an API request, or a record after one that failed part way)."""
+    tables = dataclasses.replace(worker.tables, accounts=CountingTable(worker.tables.accounts))
+    inputs, worker = worker.inputs, Worker(tmp_path, tables)
+    worker.inputs = inputs
+    for n in (1, 2, 3):
+        record = worker.inputs.record("orders", "ann", worker.order(f"o{n}"))
+        await worker.dead_letters.guarded(record, worker.execution.handle)
+    assert worker.tables.accounts.writes == []
+    state = worker.state.of(0)
+    state.forget_accounts()
+    # 3 buys of 2 at 100, each with a fee of 0.2: 1000 - 3 * 200.2 = 399.4
+    assert str(state.load("ann").cash) == "399.4"
+    worker.execution.end_partition(0)
+    assert worker.tables.accounts.writes == ["ann"]
+    assert worker.tables.accounts["ann"]["cash"] == "399.4"
+    assert worker.tables.outboxes == {"0": ["ann"]}
 
 
 async def test_a_record_the_state_already_holds_repeats_its_outputs_exactly(worker: Worker) -> None:
