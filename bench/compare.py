@@ -1,6 +1,7 @@
 """Before and after, side by side in one run: the worker and the sink of an earlier commit against
 the current tree, on the same broker: each draining the same backlogs as bench.throughput and
-bench.sink, and each worker under the same live load as a bench.sustained step.
+bench.sink (with the records each worker wrote to its accounts changelog), and each worker
+under the same live load as a bench.sustained step.
 
 `python -m bench.compare REF [orders] [fills]` exports REF with `git archive` into the work
 directory, runs both versions one after the other, prints a table and writes
@@ -18,10 +19,23 @@ from bench import harness, sink
 from bench.latency import start_pipeline
 from bench.sustained import step
 from bench.throughput import REPO, TICKS_PER_ORDER, pipeline, stop
+from fillstream.broker.connection import Kafka
 
 # The live comparison: a load the current worker keeps up with (bench.sustained).
 LIVE_ORDERS = 100
 LIVE_SECONDS = 60
+
+
+async def changelog_records(bootstrap: str, topic: str) -> int:
+    """Records the worker wrote to a table's changelog: what a restore from it reads back."""
+    kafka = Kafka(bootstrap)
+    partitions = await kafka.partitions(topic)
+    consumer = kafka.consumer(group_id=None)
+    await consumer.start()
+    try:
+        return sum((await consumer.end_offsets(partitions)).values())
+    finally:
+        await consumer.stop()
 
 
 def export(ref: str, work: Path) -> Path:
@@ -51,8 +65,12 @@ async def measure(bootstrap: str, ref: str, orders: int, fills: int, work: Path)
     run = uuid.uuid4().hex[:6]
     result: dict = {"before": ref, "orders": orders, "ticks": orders * TICKS_PER_ORDER}
     for name, code in (("before", before), ("after", REPO)):
-        rate = await pipeline(bootstrap, f"c{run}{name}.", orders, work, code)
+        prefix = f"c{run}{name}."
+        rate = await pipeline(bootstrap, prefix, orders, work, code)
         result[f"pipeline_records_per_second_{name}"] = round(rate)
+        result[f"accounts_changelog_records_{name}"] = await changelog_records(
+            bootstrap, f"{prefix.rstrip('.')}-account-state-changelog"
+        )
     for name, code in (("before", before), ("after", REPO)):
         result[f"live_seconds_behind_{name}"] = await live(bootstrap, f"c{run}{name}l.", code, work)
     for name, code in (("before", before), ("after", REPO)):
