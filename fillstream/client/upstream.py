@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -40,6 +41,8 @@ from fillstream.wire.topics import (
     TICKS,
     TopicContract,
 )
+
+logger = logging.getLogger(__name__)
 
 ROUTES: dict[type[BaseModel], TopicContract] = {
     InstrumentMessage: INSTRUMENTS,
@@ -151,9 +154,12 @@ class Client:
             batches = await reader.getmany(timeout_ms=500)
             for records in batches.values():
                 for record in records:
-                    if record.value is None:
+                    try:
+                        event = OrderEventMessage.model_validate_json(record.value or b"")
+                    except ValueError as error:
+                        # Not ours to judge: a record off the contract is skipped, not fatal.
+                        logger.warning("order-events offset %d: %s", record.offset, error)
                         continue
-                    event = OrderEventMessage.model_validate_json(record.value)
                     if (queue := self._followed.get(event.order_id)) is not None:
                         queue.put_nowait(event)
 
