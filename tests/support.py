@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -246,3 +248,26 @@ class SinkProcess:
                 return
             time.sleep(0.2)
         raise AssertionError(f"{query} gave {rows}, expected {expected}")
+
+
+JAVASCRIPT_EXAMPLE = REPO_ROOT / "examples" / "javascript"
+
+
+async def javascript_order(env: dict[str, str], *args: str) -> dict:
+    """`examples/javascript/submit_order.mjs` with these settings and arguments (its
+    dependencies installed first, from the lock file): the terminal event it prints."""
+    npm = shutil.which("npm")
+    assert npm, "node and npm are needed for the JavaScript example (`make test` installs them)"
+    install = await asyncio.create_subprocess_exec(
+        npm, "ci", "--no-audit", "--no-fund", cwd=JAVASCRIPT_EXAMPLE,
+        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    _, err = await install.communicate()
+    assert install.returncode == 0, err.decode()
+    node = await asyncio.create_subprocess_exec(
+        "node", "submit_order.mjs", *args, cwd=JAVASCRIPT_EXAMPLE, env=env,
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(node.communicate(), 120)
+    assert node.returncode == 0, err.decode()
+    return json.loads(out)

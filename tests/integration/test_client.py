@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,9 +14,7 @@ import pytest
 
 from fillstream.broker.connection import Kafka
 from tests.pipeline import Pipeline
-from tests.support import ADMIN_KEY, REPO_ROOT
-
-EXAMPLE = REPO_ROOT / "examples" / "javascript"
+from tests.support import ADMIN_KEY, REPO_ROOT, javascript_order
 
 
 @pytest.fixture
@@ -120,21 +117,7 @@ async def _last_records(pipeline: Pipeline, name: str) -> list[tuple[bytes | Non
 
 
 async def test_an_upstream_system_in_javascript(pipeline: Pipeline) -> None:
-    npm = shutil.which("npm")
-    assert npm, "node and npm are needed for the JavaScript example"
-    install = await asyncio.create_subprocess_exec(
-        npm, "ci", "--no-audit", "--no-fund", cwd=EXAMPLE,
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    _, err = await install.communicate()
-    assert install.returncode == 0, err.decode()
-    node = await asyncio.create_subprocess_exec(
-        "node", "submit_order.mjs", "ann", "BTC-USD", "sell", "0.5", "js-1",
-        cwd=EXAMPLE, env=pipeline.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-    )  # fmt: skip
-    out, err = await asyncio.wait_for(node.communicate(), 120)
-    assert node.returncode == 0, err.decode()
-    event = json.loads(out)
+    event = await javascript_order(pipeline.env, "ann", "BTC-USD", "sell", "0.5", "js-1")
     # A short sale of 0.5 at the last price, 250.5.
     assert {k: event[k] for k in ("order_id", "account_id", "status", "filled_quantity",
                                   "avg_price")} == {

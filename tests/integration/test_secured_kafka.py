@@ -26,7 +26,7 @@ from fillstream.client import Client
 from fillstream.settings import Settings
 from fillstream.wire.inbound import AccountMessage, InstrumentMessage, OrderMessage, TickMessage
 from tests.pipeline import api_request
-from tests.support import ADMIN_KEY, SinkProcess, WorkerProcess, worker_env
+from tests.support import ADMIN_KEY, SinkProcess, WorkerProcess, javascript_order, worker_env
 
 pytestmark = pytest.mark.kafka
 
@@ -138,11 +138,14 @@ async def test_worker_sink_and_client_trade_through_sasl_ssl_scram(
             event = await client.submit(order, timeout=60)
         assert (event.status, event.filled_quantity, event.avg_price) == (
             "filled", Decimal(4), Decimal("250.5"))  # fmt: skip
+        # An upstream system in JavaScript, through the same listener and the same settings.
+        sold = await javascript_order(env, "ann", "BTC-USD", "sell", "4", "js-1")
+        assert (sold["status"], sold["avg_price"]) == ("filled", "250.5")
         # 4 * 250.5 = 1 002, the fee 10 bps of it: 1.002.
         await asyncio.to_thread(
             sink.wait_for_rows,
-            "SELECT order_id, toString(price), toString(fee) FROM trades",
-            [["o1", "250.5", "1.002"]],
+            "SELECT order_id, toString(price), toString(fee) FROM trades ORDER BY order_id",
+            [["js-1", "250.5", "1.002"], ["o1", "250.5", "1.002"]],
             120,
         )
     finally:
