@@ -4,8 +4,9 @@ and orders offered together at each load in turn (bench.offer, its own process) 
 worker's consumer lag is sampled (bench.sustained). Every tick is marked exactly (the level
 index), so this is the load that used to need conflated marks.
 
-`python -m bench.held [seconds per load] [ticks/s:orders/s ...]` prints a table and writes
-bench/results/held.json.
+`python -m bench.held [seconds per load] [ticks/s:orders/s ...] [--before REF]` prints a table
+and writes bench/results/held.json; with `--before`, the tree at REF (exported as bench.compare
+does) runs the same loads first, on the same broker, for a side-by-side figure.
 """
 
 from __future__ import annotations
@@ -19,8 +20,9 @@ from itertools import islice
 from pathlib import Path
 
 from bench import harness, offer
+from bench.compare import export
 from bench.sustained import drained, step
-from bench.throughput import env_for, preload, stop, worker
+from bench.throughput import REPO, env_for, preload, stop, worker
 from fillstream.broker.admin import ensure_topics, pipeline_topics
 from fillstream.broker.connection import Kafka
 from fillstream.settings import Settings
@@ -55,7 +57,9 @@ def seed_orders(instruments: list[dict], prices: dict[str, str]):
         yield account_id, json.dumps(order).encode()
 
 
-async def measure(bootstrap: str, seconds: float, loads: list[tuple[int, int]], work: Path) -> dict:
+async def measure(
+    bootstrap: str, seconds: float, loads: list[tuple[int, int]], work: Path, code: Path = REPO
+) -> dict:
     prefix = f"h{uuid.uuid4().hex[:6]}."
     settings = Settings(topic_prefix=prefix, kafka_bootstrap=bootstrap)
     await ensure_topics(Kafka(bootstrap), pipeline_topics(settings), 4)
@@ -68,7 +72,7 @@ async def measure(bootstrap: str, seconds: float, loads: list[tuple[int, int]], 
     await preload(bootstrap, settings.topic("accounts"),
                   offer.traders(ACCOUNTS).account_messages())  # fmt: skip
     await preload(bootstrap, settings.topic("ticks"), ticks)
-    env = env_for(bootstrap, prefix, work / f"worker-{prefix}")
+    env = env_for(bootstrap, prefix, work / f"worker-{prefix}", code)
     process = worker([sys.executable, "-m", "fillstream.cli", "worker"], env, work / f"{prefix}log")
     group = prefix.rstrip(".")
     inputs = {settings.topic("ticks"), settings.topic("orders")}
@@ -98,10 +102,29 @@ async def measure(bootstrap: str, seconds: float, loads: list[tuple[int, int]], 
     }
 
 
+async def side_by_side(
+    bootstrap: str, seconds: float, loads: list[tuple[int, int]], work: Path, ref: str
+) -> dict:
+    before = await measure(bootstrap, seconds, loads, work, export(ref, work))
+    after = await measure(bootstrap, seconds, loads, work)
+    return {"before": ref, "results_before": before, "results_after": after}
+
+
 def main() -> None:
-    seconds = float(sys.argv[1]) if len(sys.argv) > 1 else 30
-    loads = [tuple(int(x) for x in a.split(":")) for a in sys.argv[2:]] or LOADS
-    harness.run("held", lambda bootstrap, work: measure(bootstrap, seconds, loads, work))
+    args = sys.argv[1:]
+    ref = None
+    if "--before" in args:
+        at = args.index("--before")
+        ref = args[at + 1]
+        del args[at : at + 2]
+    seconds = float(args[0]) if args else 30
+    loads = [tuple(int(x) for x in a.split(":")) for a in args[1:]] or LOADS
+    if ref is None:
+        harness.run("held", lambda bootstrap, work: measure(bootstrap, seconds, loads, work))
+    else:
+        harness.run(
+            "held", lambda bootstrap, work: side_by_side(bootstrap, seconds, loads, work, ref)
+        )
 
 
 if __name__ == "__main__":
