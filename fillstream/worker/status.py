@@ -56,8 +56,7 @@ def register(app: App, settings: Settings, tables: Tables) -> None:
 
         @timed("/ready")
         async def get(self, request: Request) -> Response:
-            checks = {"kafka": await _kafka_check(app), "recovery": _recovery_check(app)}
-            ready = all(check["ok"] for check in checks.values())
+            ready, checks = await _readiness(app)
             return self.json({"ready": ready, "checks": checks}, status=200 if ready else 503)
 
     @app.page("/metrics")
@@ -67,8 +66,7 @@ def register(app: App, settings: Settings, tables: Tables) -> None:
         @timed("/metrics")
         async def get(self, request: Request) -> Response:
             _update_lag(app, tables)
-            checks = (await _kafka_check(app), _recovery_check(app))
-            metrics.WORKER_READY.set(all(check["ok"] for check in checks))
+            metrics.WORKER_READY.set((await _readiness(app))[0])
             for name, table in app.tables.items():
                 # Counting walks the local store: fine at a scrape interval, not per request.
                 metrics.TABLE_KEYS.labels(name).set(len(table))
@@ -87,6 +85,12 @@ def register(app: App, settings: Settings, tables: Tables) -> None:
                 for partition in range(settings.topic_partitions)
             }
             return self.json({"symbol": symbol, "partitions": partitions})
+
+
+async def _readiness(app: App) -> tuple[bool, dict]:
+    """What /ready answers, and the ready gauge says: Kafka answers, tables recovered."""
+    checks = {"kafka": await _kafka_check(app), "recovery": _recovery_check(app)}
+    return all(check["ok"] for check in checks.values()), checks
 
 
 async def _kafka_check(app: App) -> dict:
