@@ -20,6 +20,8 @@ from fillstream.settings import Settings
 from fillstream.worker.faust_adapter import DurableTable
 from fillstream.worker.restore import restore_tables
 
+PRODUCER_BATCH_BYTES = 256 * 1024
+
 
 class Worker(faust.Worker):
     """A Faust worker without the start-up spinner.
@@ -116,6 +118,9 @@ def create_app(settings: Settings, topic_specs: Iterable[TopicSpec] = ()) -> App
         autodiscover=False,
         Worker=Worker,
         Table=DurableTable,
+        # A checkpoint sends its records as one batch per partition (`producer`): room for a
+        # busy batch's outputs in one, where aiokafka's 16 KiB would take a round trip each.
+        producer_max_batch_size=PRODUCER_BATCH_BYTES,
         # Plain JSON on every wire; fillstream's own codecs turn it into models.
         key_serializer="raw",
         value_serializer="raw",

@@ -1,12 +1,13 @@
 """When outputs may leave: only once the state they come from is durable.
 
-An agent's batch changes its tables (Faust queues the changelog writes) and produces outputs.
-At the batch's checkpoint, in this order:
+An agent's batch changes its tables (their changelog writes are kept, the last one per key) and
+produces outputs. At the batch's checkpoint, in this order:
 
-1. every changelog write of the batch is acknowledged by Kafka (the state, with each account's
-   applied offsets and owed outputs, is durable);
-2. the outputs are sent and acknowledged;
-3. the batch's progress is written (durable with the next batch's state).
+1. the changelog writes are sent, one record batch per partition, and every one is acknowledged
+   by Kafka (the state, with each account's applied offsets and owed outputs, is durable);
+2. the outputs are sent the same way and acknowledged;
+3. the batch's progress is written and sent (durable with the next batch's state, whose
+   checkpoint waits for it).
 
 A crash before 1 completes leaves no output of the batch published, so whatever its replay
 computes is the first publication. A crash between 1 and 3 replays the batch onto durable
@@ -20,12 +21,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable, Iterable, Mapping
-
-from faust.types import TopicT
+from collections import Counter
+from collections.abc import Callable, Iterable
 
 from fillstream import metrics
 from fillstream.worker.documents import Output
+from fillstream.worker.faust_adapter import ChangelogWrites
+from fillstream.worker.producer import BatchProducer, Record, Sent
 
 logger = logging.getLogger(__name__)
 RETRY_START_SECONDS = 0.5
@@ -39,10 +41,11 @@ inside one Kafka record."""
 
 
 class Checkpoint:
-    def __init__(self, topics: Mapping[str, TopicT]) -> None:
-        self._topics = topics
+    def __init__(self, producer: BatchProducer) -> None:
+        self._producer = producer
         self._outputs: list[Output] = []
         self._pending_bytes = 0
+        self._progress: tuple[ChangelogWrites, Sent] | None = None
 
     def publish(self, outputs: Iterable[Output]) -> None:
         """Send at the next checkpoint."""
@@ -54,44 +57,48 @@ class Checkpoint:
     def full(self) -> bool:
         return self._pending_bytes >= MAX_PENDING_BYTES
 
-    async def commit(
-        self, state_writes: list[asyncio.Future], store_progress: Callable[[], None]
-    ) -> None:
-        await self._durable(state_writes)
+    async def commit(self, writes: ChangelogWrites, store_progress: Callable[[], None]) -> None:
+        """``writes`` collects the batch's changelog writes; those ``store_progress`` makes are
+        sent at once and waited for by the next checkpoint."""
+        await self._durable(writes.take())
         outputs, self._outputs, self._pending_bytes = self._outputs, [], 0
         await self._deliver(outputs)
         store_progress()
+        progress = writes.take()
+        if progress:
+            self._progress = (progress, await self._producer.send(progress.records()))
 
-    async def _durable(self, state_writes: list[asyncio.Future]) -> None:
-        """Every changelog write of the batch acknowledged (said in the log while it is slow:
-        the agent waits here, and a wait nobody hears of looks like a stall)."""
-        pending = set(state_writes)
-        while pending:
-            done, pending = await asyncio.wait(pending, timeout=SLOW_ACKNOWLEDGEMENT_SECONDS)
-            for write in done:
-                write.result()
-            if pending:
-                logger.warning("still waiting for %d changelog acknowledgements", len(pending))
+    async def _durable(self, writes: ChangelogWrites) -> None:
+        """Every changelog write of the batch acknowledged, and the last checkpoint's progress
+        (said in the log while it is slow: the agent waits here, and a wait nobody hears of
+        looks like a stall)."""
+        pending = [(writes, await self._producer.send(writes.records()))]
+        if self._progress is not None:
+            pending.append(self._progress)
+            self._progress = None
+        for written, sent in pending:
+            acknowledged = asyncio.ensure_future(sent.acknowledged())
+            while not acknowledged.done():
+                await asyncio.wait([acknowledged], timeout=SLOW_ACKNOWLEDGEMENT_SECONDS)
+                if not acknowledged.done():
+                    logger.warning("still waiting for %d changelog acknowledgements", len(written))
+            written.persist(acknowledged.result())
 
     async def _deliver(self, outputs: list[Output]) -> None:
         """Send until every output is acknowledged: the state that owes them is durable, so
         they may not be dropped; a retry repeats them exactly."""
+        records = [Record(out.topic, out.partition, out.key, out.value) for out in outputs]
         delay = RETRY_START_SECONDS
-        while outputs:
+        while records:
             try:
-                deliveries = [
-                    await self._topics[output.topic].send(
-                        key=output.key, value=output.value, partition=output.partition
-                    )
-                    for output in outputs
-                ]
-                await asyncio.wait_for(asyncio.gather(*deliveries), DELIVERY_TIMEOUT_SECONDS)
+                sent = await self._producer.send(records)
+                await asyncio.wait_for(sent.acknowledged(), DELIVERY_TIMEOUT_SECONDS)
             except Exception as error:
-                logger.warning("sending %d outputs failed (%r); again in %.1fs", len(outputs),
+                logger.warning("sending %d outputs failed (%r); again in %.1fs", len(records),
                                error, delay)  # fmt: skip
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, RETRY_CAP_SECONDS)
                 continue
-            for output in outputs:
-                metrics.MESSAGES_OUT.labels(output.topic).inc()
+            for topic, count in Counter(output.topic for output in outputs).items():
+                metrics.MESSAGES_OUT.labels(topic).inc(count)
             return

@@ -5,17 +5,20 @@ An upgrade of faust-streaming checks this module and nothing else.
 
 from __future__ import annotations
 
-import asyncio
 import weakref
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Iterator, Mapping
 from contextlib import contextmanager
 from contextvars import ContextVar
+from types import SimpleNamespace
 from typing import Any
 
 import faust
 import rocksdict
+from aiokafka import AIOKafkaProducer, TopicPartition
 from faust.streams import _current_event
 from faust.types import TP, EventT, StreamT
+
+from fillstream.worker.producer import Record
 
 
 def write_tables_for(event: EventT) -> None:
@@ -42,8 +45,7 @@ async def fetch_partitions(app: faust.App, topic: str) -> None:
     """Faust's ``topic_route`` asks the producer which partition a key goes to; a worker that
     has not produced to ``topic`` yet has no metadata for it. Faust exposes no public way to
     ask its producer for that."""
-    producer = app.producer._ensure_producer()  # type: ignore[attr-defined]
-    await producer.partitions_for(topic)
+    await kafka_producer(app).partitions_for(topic)
 
 
 def persisted_offset(table: faust.Table, partition: int) -> int | None:
@@ -81,30 +83,87 @@ def close_stores(table: faust.Table) -> None:
     store._key_index.clear()  # type: ignore[attr-defined]
 
 
-_changelog_writes: ContextVar[list[asyncio.Future] | None] = ContextVar(
-    "changelog_writes", default=None
-)
+class ChangelogWrites:
+    """A batch's changelog writes, the last one per key, sent at its checkpoint as one batch
+    per partition (`producer.BatchProducer`) instead of one Faust send per write. The local
+    store has each write at once, as Faust does; a restore reads the last value of each key,
+    so the ones before it in the batch add nothing."""
+
+    def __init__(self) -> None:
+        self._latest: dict[tuple[str, int, bytes], tuple[faust.Table, Record]] = {}
+
+    def add(self, table: faust.Table, partition: int, key: Any, value: Any,
+            key_serializer: Any, value_serializer: Any) -> None:  # fmt: skip
+        """Serialized as Faust would send it (the changelog topic's own codecs)."""
+        topic = table.changelog_topic
+        key_bytes, _ = topic.prepare_key(key, key_serializer)
+        value_bytes, _ = topic.prepare_value(value, value_serializer)
+        name = topic.get_topic_name()
+        self._latest[name, partition, key_bytes] = (
+            table,
+            Record(name, partition, key_bytes, value_bytes),
+        )
+
+    def take(self) -> ChangelogWrites:
+        """The writes so far; later ones go to the next checkpoint."""
+        taken = ChangelogWrites()
+        taken._latest, self._latest = self._latest, {}
+        return taken
+
+    def records(self) -> list[Record]:
+        return [record for _, record in self._latest.values()]
+
+    def persist(self, offsets: Mapping[TopicPartition, int]) -> None:
+        """Each store remembers the changelog offset it holds up to, as Faust does once a write
+        is acknowledged: recovery reads the changelog from there."""
+        tables = {(name, partition): table for (name, partition, _), (table, _) in
+                  self._latest.items()}  # fmt: skip
+        for (name, partition), table in tables.items():
+            offset = offsets.get(TopicPartition(name, partition))
+            if offset is not None:
+                table.data.set_persisted_offset(TP(name, partition), offset)
+
+    def __len__(self) -> int:
+        return len(self._latest)
+
+
+_changelog_writes: ContextVar[ChangelogWrites | None] = ContextVar("changelog_writes", default=None)
 
 
 class DurableTable(faust.Table):
-    """A Faust table whose changelog writes can be awaited: Faust queues them (``send_soon``)
-    and hands no one the futures. Inside `collect_changelog_writes`, each write's future (done
-    when Kafka acknowledges it) is kept."""
+    """A Faust table whose changelog writes a checkpoint sends: inside
+    `collect_changelog_writes` they are kept for it; outside, Faust sends them itself."""
 
-    def send_changelog(self, *args: Any, **kwargs: Any) -> Any:
-        future = super().send_changelog(*args, **kwargs)
+    def send_changelog(
+        self,
+        partition: int | None,
+        key: Any,
+        value: Any,
+        key_serializer: Any = None,
+        value_serializer: Any = None,
+    ) -> Any:
         collected = _changelog_writes.get()
-        if collected is not None:
-            collected.append(future)
-        return future
+        if collected is None or partition is None:
+            return super().send_changelog(partition, key, value, key_serializer, value_serializer)
+        collected.add(self, partition, key, value,
+                      key_serializer or self.key_serializer,
+                      value_serializer or self.value_serializer)  # fmt: skip
+        # Faust's callers read the partition from the message of what this returns.
+        return SimpleNamespace(message=SimpleNamespace(partition=partition))
 
 
 @contextmanager
-def collect_changelog_writes() -> Iterator[list[asyncio.Future]]:
-    """The futures of the changelog writes this task makes inside the block."""
-    collected: list[asyncio.Future] = []
+def collect_changelog_writes() -> Iterator[ChangelogWrites]:
+    """The changelog writes this task makes inside the block."""
+    collected = ChangelogWrites()
     token = _changelog_writes.set(collected)
     try:
         yield collected
     finally:
         _changelog_writes.reset(token)
+
+
+def kafka_producer(app: faust.App) -> AIOKafkaProducer:
+    """The aiokafka producer under Faust's: Faust exposes no public way to send a record batch
+    (`producer.BatchProducer`) or to ask which partition a key goes to."""
+    return app.producer._ensure_producer()  # type: ignore[attr-defined]

@@ -11,7 +11,9 @@ from fillstream.worker import api, execution, router, status
 from fillstream.worker.app import App, create_app
 from fillstream.worker.checkpoint import Checkpoint
 from fillstream.worker.dead_letters import DeadLetters
+from fillstream.worker.faust_adapter import kafka_producer
 from fillstream.worker.partition_state import WorkerState
+from fillstream.worker.producer import BatchProducer
 from fillstream.worker.publishing import Publisher
 from fillstream.worker.sequencing import Sequencer
 from fillstream.worker.tables import Tables
@@ -38,16 +40,7 @@ def build(settings: Settings, checkpoint: type[Checkpoint] = Checkpoint) -> App:
     state = WorkerState(tables)
     # mode's handler type wants an unbound function; a bound method is what it calls.
     app.on_partitions_revoked.connect(state.on_partitions_revoked)  # type: ignore[arg-type]
-    outputs = {
-        topic.get_topic_name(): topic
-        for topic in (
-            topics.fills,
-            topics.order_events,
-            topics.risk_events,
-            topics.dead_letters,
-            topics.market_data,
-        )
-    }
+    producer = BatchProducer(lambda: kafka_producer(app))
 
     def sequencer(agent: str, checkpoint: Checkpoint, size: int, within: float) -> Sequencer:
         dead_letters = DeadLetters(topics.dead_letters.get_topic_name(), checkpoint)
@@ -61,14 +54,14 @@ def build(settings: Settings, checkpoint: type[Checkpoint] = Checkpoint) -> App:
             within=within,
         )
 
-    routing = checkpoint(outputs)
+    routing = checkpoint(producer)
     market_router = router.Router(
         settings,
         tables.router_instruments,
         routing,
         sequencer("route_market_data", routing, router.BATCH_SIZE, router.BATCH_WINDOW),
     )
-    executing = checkpoint(outputs)
+    executing = checkpoint(producer)
     executor = execution.Execution(
         settings,
         tables,

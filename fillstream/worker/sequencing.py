@@ -27,7 +27,12 @@ from fillstream import metrics
 from fillstream.broker.connection import Kafka
 from fillstream.worker.checkpoint import Checkpoint
 from fillstream.worker.dead_letters import DeadLetters, Handler
-from fillstream.worker.faust_adapter import batches, collect_changelog_writes, write_tables_for
+from fillstream.worker.faust_adapter import (
+    ChangelogWrites,
+    batches,
+    collect_changelog_writes,
+    write_tables_for,
+)
 from fillstream.worker.inputs import Input
 from fillstream.worker.tables import Table
 
@@ -95,7 +100,7 @@ class Sequencer:
     async def _commit(
         self,
         batch: _Batch,
-        writes: list,
+        writes: ChangelogWrites,
         flush: Callable[[], Awaitable[None]] | None,
         committed: Callable[[], None] | None,
         end_partition: Callable[[int], None] | None,
@@ -106,9 +111,7 @@ class Sequencer:
             for partition, event in batch.partitions().items():
                 write_tables_for(event)
                 end_partition(partition)
-        state_writes = list(writes)
-        await self._checkpoint.commit(state_writes, batch.store)
-        writes.clear()
+        await self._checkpoint.commit(writes, batch.store)
         if committed is not None:
             committed()
 

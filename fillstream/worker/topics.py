@@ -21,9 +21,6 @@ class Topics:
     controls: TopicT
     firm_controls: TopicT
     market_data: TopicT
-    fills: TopicT
-    order_events: TopicT
-    risk_events: TopicT
     dead_letters: TopicT
     account_inputs: TopicT
     """The execution agent's one subscription: orders, accounts, controls and market data are
@@ -45,9 +42,6 @@ class Topics:
             controls=app.topic(name(contract.CONTROLS)),
             firm_controls=app.topic(name(contract.FIRM_CONTROLS)),
             market_data=app.topic(name(contract.MARKET_DATA)),
-            fills=app.topic(name(contract.FILLS)),
-            order_events=app.topic(name(contract.ORDER_EVENTS)),
-            risk_events=app.topic(name(contract.RISK_EVENTS)),
             dead_letters=app.topic(name(contract.DEAD_LETTERS)),
             account_inputs=app.topic(
                 name(contract.ORDERS),

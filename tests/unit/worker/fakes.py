@@ -6,10 +6,16 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
+from aiokafka import TopicPartition
+
+from fillstream.worker import producer
 from fillstream.worker.inputs import Input
+from fillstream.worker.producer import Record
 
 RECORD_TIME = 1_775_037_600.0  # 2026-04-01T10:00:00Z
 
@@ -29,17 +35,41 @@ class FakeTopic:
     def get_topic_name(self) -> str:
         return self.name
 
-    async def send(
-        self, *, key: bytes | None = None, value: bytes, partition: int | None = None
-    ) -> asyncio.Future:
-        """Delivered at once."""
-        self.sent.append(Sent(key, json.loads(value), partition))
-        delivered = asyncio.get_running_loop().create_future()
-        delivered.set_result(None)
-        return delivered
-
     def values(self) -> list[dict]:
         return [sent.value for sent in self.sent]
+
+
+class FakeTable:
+    """What a changelog write needs of a Faust table: its changelog topic's codecs, and a store
+    that remembers the offset it holds up to."""
+
+    def __init__(self, name: str) -> None:
+        self.changelog_topic = SimpleNamespace(
+            get_topic_name=lambda: name,
+            prepare_key=lambda key, serializer: (key.encode(), None),
+            prepare_value=lambda value, serializer: (value.encode(), None),
+        )
+        self.persisted: dict[int, int] = {}
+        self.data = SimpleNamespace(
+            set_persisted_offset=lambda tp, offset: self.persisted.__setitem__(tp.partition, offset)
+        )
+
+
+class FakeProducer:
+    """Sends records to fake topics, each acknowledged at once."""
+
+    def __init__(self, topics: dict[str, FakeTopic]) -> None:
+        self.topics = topics
+
+    async def send(self, records: Iterable[Record]) -> producer.Sent:
+        for record in records:
+            assert record.value is not None
+            self.topics[record.topic].sent.append(
+                Sent(record.key, json.loads(record.value), record.partition)
+            )
+        delivered = asyncio.get_running_loop().create_future()
+        delivered.set_result(None)
+        return producer.Sent([(TopicPartition("", 0), 0, delivered)])
 
 
 class Inputs:

@@ -15,13 +15,14 @@ from fillstream.settings import Settings
 from fillstream.worker.checkpoint import Checkpoint
 from fillstream.worker.dead_letters import DeadLetters
 from fillstream.worker.execution import Execution
+from fillstream.worker.faust_adapter import ChangelogWrites
 from fillstream.worker.inputs import Input
 from fillstream.worker.partition_state import WorkerState
 from fillstream.worker.publishing import Publisher
 from fillstream.worker.router import Router
 from fillstream.worker.sequencing import Sequencer
 from fillstream.worker.tables import Tables, market_key, pair_key
-from tests.unit.worker.fakes import FakeTopic, Inputs
+from tests.unit.worker.fakes import FakeProducer, FakeTopic, Inputs
 
 BTC = {"symbol": "BTC", "kind": "crypto", "taker_fee_bps": "10", "maker_fee_bps": "2",
        "slippage_bps": "0"}  # fmt: skip
@@ -37,7 +38,7 @@ class Worker:
         self.tables = tables or Tables.in_memory()
         self.topics = {name: FakeTopic(name) for name in (
             "fills", "order-events", "risk-events", "dead-letters", "market-data")}  # fmt: skip
-        self.checkpoint = Checkpoint(self.topics)
+        self.checkpoint = Checkpoint(FakeProducer(self.topics))
         self.dead_letters = DeadLetters("dead-letters", self.checkpoint)
         unused = Sequencer(
             "unused", {}, self.checkpoint, self.dead_letters, Kafka(""), size=1, within=0
@@ -61,7 +62,7 @@ class Worker:
         def store_progress() -> None:
             self.tables.progress[record.progress_key] = record.offset + 1
 
-        await self.checkpoint.commit([], store_progress)
+        await self.checkpoint.commit(ChangelogWrites(), store_progress)
         self.state.committed()
 
     async def apply(self, record: Input) -> None:
@@ -85,7 +86,7 @@ class Worker:
             await self.handle(self.inputs.record(topic, key, value))
         sent_before = len(self.topics["market-data"].sent)
         await self.router.broadcast()
-        await self.checkpoint.commit([], lambda: None)
+        await self.checkpoint.commit(ChangelogWrites(), lambda: None)
         for sent in self.topics["market-data"].sent[sent_before:]:
             await self.handle(
                 self.inputs.record("market-data", None, json.dumps(sent.value).encode())
@@ -167,7 +168,7 @@ async def test_a_record_the_state_already_holds_repeats_its_outputs_exactly(work
     another message with the same id is a duplicate."""
     record = worker.inputs.record("orders", "ann", worker.order("o1"))
     await worker.apply(record)
-    await worker.checkpoint.commit([], lambda: None)  # delivered; then the crash
+    await worker.checkpoint.commit(ChangelogWrites(), lambda: None)  # delivered; then the crash
     first = worker.topics["fills"].values() + worker.topics["order-events"].values()
     assert len(first) == 3
     restarted = worker.restarted()
@@ -207,7 +208,7 @@ async def test_after_a_crash_outputs_are_the_ones_the_durable_state_owes(worker:
     assert worker.topics["fills"].sent == []
     restarted = worker.restarted()
     await restarted.handle(record)
-    await worker.checkpoint.commit([], lambda: None)
+    await worker.checkpoint.commit(ChangelogWrites(), lambda: None)
     assert restarted.topics["fills"].values() == worker.topics["fills"].values()
     assert restarted.topics["order-events"].values() == worker.topics["order-events"].values()
     assert restarted.tables.accounts["ann"] == worker.tables.accounts["ann"]
@@ -222,7 +223,9 @@ async def test_a_takeover_sends_what_is_owed_without_waiting_for_the_account(
     assert worker.topics["fills"].sent == []  # durable, not delivered; then the crash
     restarted = worker.restarted()
     await restarted.handle(restarted.inputs.record("market-data", None, {"updates": []}))
-    await worker.checkpoint.commit([], lambda: None)  # what the lost worker would have sent
+    await worker.checkpoint.commit(
+        ChangelogWrites(), lambda: None
+    )  # what the lost worker would have sent
     assert restarted.topics["fills"].values() == worker.topics["fills"].values()
     assert restarted.topics["order-events"].values() == worker.topics["order-events"].values()
 
@@ -242,7 +245,7 @@ async def test_an_order_rejected_before_its_account_existed_is_rejected_again_on
     comes again: the replay gives the same answer, not an execution."""
     record = worker.inputs.record("orders", "zed", worker.order("z1", account_id="zed"))
     await worker.apply(record)
-    await worker.checkpoint.commit([], lambda: None)
+    await worker.checkpoint.commit(ChangelogWrites(), lambda: None)
     (rejection,) = worker.topics["order-events"].values()
     assert (rejection["status"], rejection["reason"]) == ("rejected", "UNKNOWN_ACCOUNT")
     restarted = worker.restarted()
@@ -382,7 +385,7 @@ async def test_a_cancel_refused_before_its_account_existed_is_refused_alike_on_r
     cancel = {"action": "cancel", "order_id": "z1", "account_id": "zed"}
     record = worker.inputs.record("orders", "zed", cancel)
     await worker.apply(record)
-    await worker.checkpoint.commit([], lambda: None)  # delivered; then the crash
+    await worker.checkpoint.commit(ChangelogWrites(), lambda: None)  # delivered; then the crash
     (refusal,) = worker.topics["order-events"].values()
     assert (refusal["status"], refusal["reason"]) == ("cancel_rejected", "UNKNOWN_ACCOUNT")
     restarted = worker.restarted()
@@ -398,7 +401,7 @@ async def test_a_control_refused_before_its_account_existed_is_refused_alike_on_
     halt = {"account_id": "zed", "action": "halt", "operator": "desk"}
     record = worker.inputs.record("controls", "zed", halt)
     await worker.apply(record)
-    await worker.checkpoint.commit([], lambda: None)  # delivered; then the crash
+    await worker.checkpoint.commit(ChangelogWrites(), lambda: None)  # delivered; then the crash
     (refusal,) = [e for e in worker.topics["risk-events"].values() if e["type"] == "control"]
     assert (refusal["result"], refusal["detail"]) == ("refused", "no such account")
     restarted = worker.restarted()

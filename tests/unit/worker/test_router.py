@@ -8,9 +8,10 @@ from fillstream.settings import Settings
 from fillstream.wire.market_data import MarketDataBatch
 from fillstream.worker.checkpoint import Checkpoint
 from fillstream.worker.dead_letters import DeadLetters
+from fillstream.worker.faust_adapter import ChangelogWrites
 from fillstream.worker.router import Router
 from fillstream.worker.sequencing import Sequencer
-from tests.unit.worker.fakes import FakeTopic, Inputs
+from tests.unit.worker.fakes import FakeProducer, FakeTopic, Inputs
 
 POLL = {"symbol": "POLL", "kind": "prediction", "taker_fee_bps": "0", "maker_fee_bps": "0",
         "slippage_bps": "0"}  # fmt: skip
@@ -19,7 +20,7 @@ POLL = {"symbol": "POLL", "kind": "prediction", "taker_fee_bps": "0", "maker_fee
 async def test_a_batch_reaches_every_partition_once_with_only_the_valid_inputs(tmp_path) -> None:
     settings = Settings(data_dir=tmp_path, topic_partitions=3, max_clock_skew_seconds=300)
     market_data, letters = FakeTopic("market-data"), FakeTopic("dead-letters")
-    checkpoint = Checkpoint({"market-data": market_data, "dead-letters": letters})
+    checkpoint = Checkpoint(FakeProducer({"market-data": market_data, "dead-letters": letters}))
     dead_letters = DeadLetters("dead-letters", checkpoint)
     kinds: dict[str, str] = {}
     sequencer = Sequencer("r", {}, checkpoint, dead_letters, Kafka(""), size=1, within=0)
@@ -46,7 +47,7 @@ async def test_a_batch_reaches_every_partition_once_with_only_the_valid_inputs(t
         await dead_letters.guarded(inputs.record(topic, key, value), router.add)
     await router.broadcast()
     await router.broadcast()
-    await checkpoint.commit([], lambda: None)
+    await checkpoint.commit(ChangelogWrites(), lambda: None)
 
     assert [sent.partition for sent in market_data.sent] == [0, 1, 2]
     assert len({str(sent.value) for sent in market_data.sent}) == 1

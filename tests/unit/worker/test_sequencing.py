@@ -3,7 +3,6 @@ ends (the partition's outbox index) included."""
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import AsyncIterator, Callable
 from types import SimpleNamespace
 
@@ -11,18 +10,20 @@ from fillstream.broker.connection import Kafka
 from fillstream.worker import faust_adapter
 from fillstream.worker.checkpoint import Checkpoint
 from fillstream.worker.dead_letters import DeadLetters
+from fillstream.worker.faust_adapter import ChangelogWrites
 from fillstream.worker.inputs import Input
+from fillstream.worker.producer import Record
 from fillstream.worker.sequencing import Sequencer
-from tests.unit.worker.fakes import RECORD_TIME
+from tests.unit.worker.fakes import RECORD_TIME, FakeProducer, FakeTable
 
 
 class RecordingCheckpoint(Checkpoint):
     def __init__(self) -> None:
-        super().__init__({})
-        self.awaited: list[list[asyncio.Future]] = []
+        super().__init__(FakeProducer({}))  # type: ignore[arg-type]
+        self.awaited: list[list[Record]] = []
 
-    async def commit(self, state_writes: list[asyncio.Future], store_progress) -> None:
-        self.awaited.append(list(state_writes))
+    async def commit(self, writes: ChangelogWrites, store_progress) -> None:
+        self.awaited.append(writes.take().records())
         store_progress()
 
 
@@ -45,24 +46,23 @@ class OneBatch:
         yield self.events
 
 
-def changelog_write() -> asyncio.Future:
-    """What a durable table does on each write: its future joins the writes being collected."""
-    future = asyncio.get_running_loop().create_future()
+def changelog_write(key: str) -> Record:
+    """What a durable table does on each write: it joins the writes being collected."""
     collected = faust_adapter._changelog_writes.get()  # the hook DurableTable writes through
-    if collected is not None:
-        collected.append(future)
-    return future
+    assert collected is not None
+    collected.add(FakeTable("account-state"), 0, key, "{}", None, None)  # type: ignore[arg-type]
+    return Record("account-state", 0, key.encode(), b"{}")
 
 
 async def test_writes_made_as_the_batch_ends_are_awaited_by_its_checkpoint() -> None:
     checkpoint = RecordingCheckpoint()
-    made: dict[str, asyncio.Future] = {}
+    made: list[Record] = []
 
     async def handle(record: Input) -> None:
-        made[f"account@{record.offset}"] = changelog_write()
+        made.append(changelog_write(f"account@{record.offset}"))
 
     def end_partition(partition: int) -> Callable[[], None] | None:
-        made[f"outboxes[{partition}]"] = changelog_write()
+        made.append(changelog_write(f"outboxes[{partition}]"))
         return None
 
     sequencer = Sequencer(
@@ -71,5 +71,5 @@ async def test_writes_made_as_the_batch_ends_are_awaited_by_its_checkpoint() -> 
     )  # fmt: skip
     await sequencer.run(OneBatch(0, 1), handle, end_partition=end_partition)  # type: ignore[arg-type]
 
-    assert list(made) == ["account@0", "account@1", "outboxes[0]"]
-    assert checkpoint.awaited == [list(made.values())]
+    assert [record.key for record in made] == [b"account@0", b"account@1", b"outboxes[0]"]
+    assert checkpoint.awaited == [made]
