@@ -1,7 +1,7 @@
 """Before and after, side by side in one run: the worker and the sink of an earlier commit against
-the current tree, on the same broker: each draining the same backlogs as bench.throughput and
-bench.sink (with the records each worker wrote to its accounts changelog), and each worker
-under the same live load as a bench.sustained step.
+the current tree, on the same broker: each draining the same backlogs as bench.throughput,
+bench.peers (the pipeline's orders) and bench.sink (with the records each worker wrote to its
+accounts changelog), and each worker under the same live load as a bench.sustained step.
 
 `python -m bench.compare REF [orders] [fills]` exports REF with `git archive` into the work
 directory, runs both versions one after the other, prints a table and writes
@@ -15,7 +15,7 @@ import sys
 import uuid
 from pathlib import Path
 
-from bench import harness, sink
+from bench import harness, peers, sink
 from bench.latency import start_pipeline
 from bench.sustained import step
 from bench.throughput import REPO, TICKS_PER_ORDER, pipeline, stop
@@ -24,6 +24,8 @@ from fillstream.broker.connection import Kafka
 # The live comparison: a load the current worker keeps up with (bench.sustained).
 LIVE_ORDERS = 100
 LIVE_SECONDS = 60
+# The peers' job (bench.peers): orders over 10 000 accounts, drained as a backlog.
+PEER_ORDERS = 20_000
 
 
 async def changelog_records(bootstrap: str, topic: str) -> int:
@@ -72,12 +74,19 @@ async def measure(bootstrap: str, ref: str, orders: int, fills: int, work: Path)
             bootstrap, f"{prefix.rstrip('.')}-account-state-changelog"
         )
     for name, code in (("before", before), ("after", REPO)):
+        rate = await peers.pipeline(bootstrap, f"c{run}{name}p.", PEER_ORDERS, work, code=code)
+        result[f"peers_job_orders_per_second_{name}"] = round(rate)
+    for name, code in (("before", before), ("after", REPO)):
         result[f"live_seconds_behind_{name}"] = await live(bootstrap, f"c{run}{name}l.", code, work)
     for name, code in (("before", before), ("after", REPO)):
         figures = await sink.measure(bootstrap, fills, work / f"sink-{name}", code)
         result[f"sink_rows_per_second_{name}"] = figures["backlog_rows_per_second"]
     result["pipeline_after_over_before"] = round(
         result["pipeline_records_per_second_after"] / result["pipeline_records_per_second_before"],
+        2,
+    )
+    result["peers_job_after_over_before"] = round(
+        result["peers_job_orders_per_second_after"] / result["peers_job_orders_per_second_before"],
         2,
     )
     result["sink_after_over_before"] = round(

@@ -31,7 +31,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 
 from bench import harness
 from bench.profile import Sampler
-from bench.throughput import committed, drain_rate, env_for, preload, stop, worker
+from bench.throughput import REPO, committed, drain_rate, env_for, preload, stop, worker
 from fillstream.broker.admin import TopicSpec, ensure_topics, pipeline_topics
 from fillstream.broker.connection import Kafka
 from fillstream.settings import Settings
@@ -115,10 +115,11 @@ async def pipeline(
     work: Path,
     workers: int = 1,
     sampled: list[dict] | None = None,
+    code: Path = REPO,
 ) -> float:
     """Accounts and a price for every symbol first; once the workers have applied them, the
     orders, as a backlog drained (the first worker sampled by py-spy while it drains, if
-    ``sampled`` is given: its summary is appended)."""
+    ``sampled`` is given: its summary is appended), running the worker of the tree ``code``."""
     settings = Settings(topic_prefix=prefix, kafka_bootstrap=bootstrap)
     await ensure_topics(Kafka(bootstrap), pipeline_topics(settings), PARTITIONS)
     market = MarketModel(8, 0, 1, 10_000, datetime.now(UTC))
@@ -132,7 +133,7 @@ async def pipeline(
     await preload(bootstrap, settings.topic("ticks"), ticks)
     processes = []
     for n in range(workers):
-        env = env_for(bootstrap, prefix, work / f"{prefix}data{n}")
+        env = env_for(bootstrap, prefix, work / f"{prefix}data{n}", code)
         command = [sys.executable, "-m", "fillstream.cli", "worker"]
         processes.append(worker(command, env, work / f"{prefix}log{n}"))
     try:
