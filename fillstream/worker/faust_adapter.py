@@ -144,7 +144,7 @@ to read back from the changelog (Kafka Streams flushes at each commit, every 30 
 class ChangelogBackedStore(RocksDBStore):
     """RocksDB without its write-ahead log, as Kafka Streams runs it: the changelog is what makes
     a write durable, so a local write need not be, and costs a memory insert instead of a log
-    append (the log was a tenth of the worker draining orders). A crash loses the writes since
+    append (RocksDB puts were a tenth of the worker draining orders). A crash loses the writes since
     the last flush and the persisted offset with them (one column family is flushed in write
     order, and the offset is written after the data it covers), so the restore reads them back
     from the changelog; `close` flushes everything."""
@@ -164,7 +164,7 @@ class ChangelogBackedStore(RocksDBStore):
 
     def set_persisted_offset(self, tp: TP, offset: int) -> None:
         super().set_persisted_offset(tp, offset)
-        if time.monotonic() - self._flushed_at.get(tp.partition, 0.0) >= FLUSH_SECONDS:
+        if time.monotonic() - self._flushed_at[tp.partition] >= FLUSH_SECONDS:
             self._db_for_partition(tp.partition).flush(wait=False)
             self._flushed_at[tp.partition] = time.monotonic()
 

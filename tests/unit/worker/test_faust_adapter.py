@@ -10,7 +10,9 @@ import sys
 import textwrap
 from pathlib import Path
 
-from fillstream.worker.faust_adapter import ChangelogBackedStore
+import faust
+
+from fillstream.worker.faust_adapter import ChangelogBackedStore, DurableTable
 
 # A child process writes through the store and is killed with SIGKILL, so nothing closes it.
 WRITER = textwrap.dedent(
@@ -106,10 +108,6 @@ def test_a_store_is_flushed_once_its_interval_has_passed(tmp_path: Path) -> None
 
 
 def test_tables_get_the_store_without_a_log(tmp_path: Path) -> None:
-    import faust
-
-    from fillstream.worker.faust_adapter import DurableTable
-
     app = faust.App("adapter-test", store="rocksdb://", datadir=str(tmp_path), Table=DurableTable)
     assert type(app.Table("accounts", default=None).data) is ChangelogBackedStore
     memory = faust.App("adapter-memory", store="memory://", Table=DurableTable)
